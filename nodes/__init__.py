@@ -1,0 +1,28 @@
+"""The pack's V3 nodes, one file per family, registered by one ComfyExtension."""
+from __future__ import annotations
+
+from typing_extensions import override
+
+from comfy_api.latest import ComfyExtension, io
+
+from .attention import CrossFrameAttention
+from .text2video import MotionFieldLatentInit, Text2VideoZeroSampler, VideoSampler
+from .video_io import SaveGIF
+
+NODES: list[type[io.ComfyNode]] = [
+    CrossFrameAttention,
+    MotionFieldLatentInit,
+    VideoSampler,
+    Text2VideoZeroSampler,
+    SaveGIF,
+]
+
+
+class Text2VideoZeroExtension(ComfyExtension):
+    @override
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return NODES
+
+
+async def comfy_entrypoint() -> Text2VideoZeroExtension:
+    return Text2VideoZeroExtension()

@@ -1,0 +1,37 @@
+"""Cross-frame attention node: MODEL → MODEL (a patched clone)."""
+from __future__ import annotations
+
+from comfy_api.latest import io
+
+from ..t2vz_core import attention
+
+CATEGORY = "Text2Video-Zero"
+
+
+class CrossFrameAttention(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="T2VZ_CrossFrameAttention",
+            display_name="Cross-Frame Attention (T2VZ)",
+            category=f"{CATEGORY}/model",
+            description=(
+                "Makes every frame's self-attention look at the first frame (Text2Video-Zero §3.3), "
+                "which keeps identity and background consistent across a video. Patches a copy of "
+                "the model; the model you connect is left as it was. Works on SD1.x, SD2.x and SDXL "
+                "UNets with any attention backend."),
+            inputs=[
+                io.Model.Input("model", tooltip="A UNet model (SD1.x, SD2.x, SDXL, fine-tunes, LoRA-patched)."),
+            ],
+            outputs=[
+                io.Model.Output(display_name="MODEL",
+                                tooltip="A copy of the model whose frames attend to frame 0 of the video."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, model) -> io.NodeOutput:
+        try:
+            return io.NodeOutput(attention.patch_model(model))
+        except attention.NotAUNetError as e:
+            raise ValueError(str(e)) from None

