@@ -8,7 +8,9 @@ from ..t2vz_core import attention, sampling, timing
 from ._common import advanced
 
 CATEGORY = "Text2Video-Zero"
+MIN_RES = 16
 MAX_RES = 16384
+SAMPLER_NAME = "Text2Video-Zero Sampler (T2VZ_Sampler)"
 
 
 def _sampling_inputs() -> list[io.Input]:
@@ -33,9 +35,9 @@ def _sampling_inputs() -> list[io.Input]:
 
 def _video_inputs() -> list[io.Input]:
     return [
-        io.Int.Input("width", default=512, min=64, max=MAX_RES, step=8,
+        io.Int.Input("width", default=512, min=16, max=MAX_RES, step=8,
                      tooltip="Frame width in pixels, a multiple of 8."),
-        io.Int.Input("height", default=512, min=64, max=MAX_RES, step=8,
+        io.Int.Input("height", default=512, min=16, max=MAX_RES, step=8,
                      tooltip="Frame height in pixels, a multiple of 8."),
         io.Int.Input("video_length", default=8, min=1, max=4096,
                      tooltip="Number of frames."),
@@ -64,13 +66,22 @@ def _check(steps=None, t0=None, t1=None, t_mode=None, width=None, height=None) -
     for name, val in (("width", width), ("height", height)):
         if val is not None:
             if val % 8:
-                return f"{name} ({val}) must be a multiple of 8 (for example {max(64, val // 8 * 8)})"
-            if not 64 <= val <= MAX_RES:
-                return f"{name} ({val}) must be between 64 and {MAX_RES}"
+                return f"{name} ({val}) must be a multiple of 8 (for example {max(MIN_RES, val // 8 * 8)})"
+            if not MIN_RES <= val <= MAX_RES:
+                return f"{name} ({val}) must be between {MIN_RES} and {MAX_RES}"
     if None not in (steps, t0, t1):
         msg = timing.check(steps, t0, t1, t_mode or timing.REL_50)
         if msg:
             return msg
+    return True
+
+
+def _check_choices(sampler_name=None, scheduler=None) -> bool | str:
+    """ComfyUI 0.3.75 does not check V3 combo values at queue time; we do."""
+    for name, val, options in (("sampler_name", sampler_name, comfy.samplers.KSampler.SAMPLERS),
+                               ("scheduler", scheduler, comfy.samplers.KSampler.SCHEDULERS)):
+        if val is not None and val not in options:
+            return f"{name} '{val}' is not a ComfyUI {name.split('_')[0]}; choose one of: {', '.join(options)}"
     return True
 
 
@@ -83,12 +94,12 @@ def _require_conditioning(positive, negative) -> None:
 
 def _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
               video_length, motion_field_strength_x, motion_field_strength_y, t0, t1, t_mode,
-              use_motion_field, progress_extra_steps: int):
+              use_motion_field, progress_extra_steps: int, node: str):
     msg = _check(steps, t0, t1, t_mode, width, height)
     if msg is not True:
         raise ValueError(msg)
     _require_conditioning(positive, negative)
-    attention.unet_of(model)  # a clear error for non-UNet models before any work
+    attention.unet_of(model, node)  # a clear error for non-UNet models before any work
     tm = timing.resolve(steps, t0, t1, t_mode)
     sigmas = sampling.schedule(model, steps, sampler_name, scheduler)
     progress = sampling.Progress(model, tm.k0 + progress_extra_steps)
@@ -118,8 +129,10 @@ class MotionFieldLatentInit(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, width=None, height=None):
-        return _check(steps, t0, t1, t_mode, width, height)
+    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, sampler_name=None, scheduler=None):
+        # width/height are checked when the node runs, so core's own min/max checks stay on
+        ok = _check(steps, t0, t1, t_mode)
+        return _check_choices(sampler_name, scheduler) if ok is True else ok
 
     @classmethod
     def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
@@ -127,7 +140,7 @@ class MotionFieldLatentInit(io.ComfyNode):
                 t_mode=timing.REL_50, use_motion_field=True) -> io.NodeOutput:
         res, _, _ = _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
                               video_length, motion_field_strength_x, motion_field_strength_y, t0, t1, t_mode,
-                              use_motion_field, 0)
+                              use_motion_field, 0, "Motion-Field Latent Init (T2VZ_MotionFieldLatentInit)")
         return io.NodeOutput({"samples": res.latent_t1}, res.sigmas_tail)
 
 
@@ -158,6 +171,10 @@ class VideoSampler(io.ComfyNode):
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The denoised video latent; decode it with VAE Decode.")],
         )
+
+    @classmethod
+    def validate_inputs(cls, sampler_name=None):
+        return _check_choices(sampler_name)
 
     @classmethod
     def execute(cls, model, positive, negative, latent, sigmas, seed, cfg, sampler_name) -> io.NodeOutput:
@@ -197,21 +214,24 @@ class Text2VideoZeroSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, width=None, height=None):
-        return _check(steps, t0, t1, t_mode, width, height)
+    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, sampler_name=None, scheduler=None):
+        # width/height are checked when the node runs, so core's own min/max checks stay on
+        ok = _check(steps, t0, t1, t_mode)
+        return _check_choices(sampler_name, scheduler) if ok is True else ok
 
     @classmethod
     def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
                 video_length, motion_field_strength_x, motion_field_strength_y, t0, t1,
                 t_mode=timing.REL_50, use_motion_field=True, use_cf_attn=True) -> io.NodeOutput:
-        attention.unet_of(model)
+        attention.unet_of(model, SAMPLER_NAME)
         if use_cf_attn:
             model = attention.patch_model(model)
         tm = timing.resolve(steps, t0, t1, t_mode) if _check(steps, t0, t1, t_mode) is True else None
         extra = (steps - tm.k1) if tm else 0
         res, tm, progress = _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler,
                                       width, height, video_length, motion_field_strength_x,
-                                      motion_field_strength_y, t0, t1, t_mode, use_motion_field, extra)
+                                      motion_field_strength_y, t0, t1, t_mode, use_motion_field, extra,
+                                      SAMPLER_NAME)
         out = sampling.sample_video(model, positive, negative, res.latent_t1, res.sigmas_tail, cfg,
                                     sampler_name, seed, progress, offset=tm.k0)
         return io.NodeOutput({"samples": out})

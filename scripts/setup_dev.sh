@@ -6,6 +6,13 @@
 # Idempotent: every step leaves a stamp in .host/stamps and is skipped when it is there.
 # COMFYUI_DIR=/path/to/ComfyUI uses that ComfyUI instead of the extracted one.
 set -euo pipefail
+if [ -n "${COMFYUI_DIR:-}" ]; then  # relative to where we were called from
+  if [ ! -f "$COMFYUI_DIR/main.py" ]; then
+    echo "[setup] COMFYUI_DIR=$COMFYUI_DIR is not a ComfyUI directory (no main.py)" >&2
+    exit 1
+  fi
+  COMFYUI_DIR=$(cd "$COMFYUI_DIR" && pwd)
+fi
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 PY=${PYTHON:-python3}
@@ -20,9 +27,10 @@ step() { echo "[setup] $*"; }
 done_() { touch "$STAMPS/$1"; }
 have() { [ -f "$STAMPS/$1" ]; }
 
-if [ ! -x "$VENV/bin/python" ]; then
+# A venv whose creation was interrupted (python there, pip not) is made again.
+if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
   step "creating $VENV"
-  "$PY" -m venv "$VENV"
+  "$PY" -m venv --clear "$VENV"
   rm -f "$STAMPS"/venv-*
 fi
 PIP="$VENV/bin/python -m pip --disable-pip-version-check -q"
@@ -57,12 +65,13 @@ PYX
   done_ host-comfyui
 fi
 
-if ! have venv-comfy-reqs; then
+# Keyed on the host's requirements, so switching COMFYUI_DIR installs what that host needs.
+grep -vE '^\s*(#|$)' "$COMFY/requirements.txt" \
+  | grep -vE '^(torch|torchvision|torchaudio|spandrel)\s*($|[<>=~!])' > "$HOST/comfy-requirements.txt"
+if ! have venv-comfy-reqs || ! cmp -s "$HOST/comfy-requirements.txt" "$STAMPS/venv-comfy-reqs"; then
   step "installing ComfyUI's requirements (without torch, torchvision, torchaudio, spandrel)"
-  grep -vE '^\s*(#|$)' "$COMFY/requirements.txt" \
-    | grep -vE '^(torch|torchvision|torchaudio|spandrel)\s*($|[<>=~!])' > "$HOST/comfy-requirements.txt"
   $PIP install -r "$HOST/comfy-requirements.txt" requests $TORCH_PAIR
-  done_ venv-comfy-reqs
+  cp "$HOST/comfy-requirements.txt" "$STAMPS/venv-comfy-reqs"
 fi
 
 if ! have venv-pack-reqs || [ requirements.txt -nt "$STAMPS/venv-pack-reqs" ] \
@@ -75,8 +84,13 @@ fi
 # Link this pack into the host's custom_nodes (a symlink, so edits are live).
 mkdir -p "$COMFY/custom_nodes"
 link="$COMFY/custom_nodes/ComfyUI-Text2Video-Zero"
+if [ -e "$link" ] && [ ! -L "$link" ]; then
+  # never delete a user's own install of the pack in their ComfyUI
+  echo "[setup] $link exists and is not a symlink; move it away and run again" >&2
+  exit 1
+fi
 if [ "$(readlink "$link" 2>/dev/null)" != "$ROOT" ]; then
-  rm -rf "$link"
+  rm -f "$link"
   ln -s "$ROOT" "$link"
 fi
 echo "$COMFY" > "$HOST/comfyui_dir"

@@ -101,14 +101,14 @@ class CrossFrameAttentionPatch:
                                      transformer_options=extra_options)
 
 
-def unet_of(model_patcher):
-    """The UNetModel behind a ModelPatcher, or NotAUNetError naming the node."""
+def unet_of(model_patcher, node: str = NODE_NAME):
+    """The UNetModel behind a ModelPatcher, or NotAUNetError naming ``node``."""
     from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
     dm = model_patcher.get_model_object("diffusion_model")
     if not isinstance(dm, UNetModel):
         arch = type(model_patcher.model).__name__
         raise NotAUNetError(
-            f"{NODE_NAME} works on UNet models (SD1.x, SD2.x, SDXL and their fine-tunes); "
+            f"{node} works on UNet models (SD1.x, SD2.x, SDXL and their fine-tunes); "
             f"this MODEL is {arch} ({type(dm).__name__}). Connect a UNet checkpoint.")
     return dm
 

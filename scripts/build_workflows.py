@@ -1,0 +1,193 @@
+"""Builds example_workflows/*.json (UI format) and their API twins (example_workflows/api/).
+
+Each workflow is described once below; node definitions (widget order, socket types)
+come from the in-process ComfyUI, so the UI file and its API twin cannot drift apart.
+Run: .venv/bin/python scripts/build_workflows.py   (tests check the files are current)
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+SD15 = "v1-5-pruned-emaonly-fp16.safetensors"
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+NOTE_SD15 = ("Needs an SD1.5 checkpoint in models/checkpoints, for example {ckpt} "
+             "(any SD1.x base, DreamBooth or fine-tune works; LoRAs can be added with Load LoRA).")
+
+
+def _t2v_video_settings(**over):
+    s = dict(width=512, height=512, video_length=8, motion_field_strength_x=12.0, motion_field_strength_y=12.0,
+             t0=44, t1=47, t_mode="scaled from 50 steps", use_motion_field=True)
+    s.update(over)
+    return s
+
+
+def _sampling_settings(**over):
+    s = dict(seed=0, steps=50, cfg=7.5, sampler_name="ddim", scheduler="ddim_uniform")
+    s.update(over)
+    return s
+
+
+PROMPT = "a horse galloping on a street, high quality, detailed"
+NEGATIVE = "blurry, low quality, deformed"
+
+# node: (id, class_type, title, inputs) -- input values: constants, or ("<node id>", slot)
+WORKFLOWS = {
+    "text2video": {
+        "note": ("Text-to-video with Text2Video-Zero in one node. Frame 0 is denoised alone, copied to "
+                 "every frame with a global camera move (motion_field_strength x/y), renoised and "
+                 "finished with cross-frame attention so identity and background stay consistent. "
+                 "Saves an mp4 (Save Video plays it in the node). " + NOTE_SD15),
+        "nodes": [
+            (1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
+            (2, "CLIPTextEncode", "Positive prompt", {"text": PROMPT, "clip": (1, 1)}),
+            (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
+            (4, "T2VZ_Sampler", None, {"model": (1, 0), "positive": (2, 0), "negative": (3, 0),
+                                       **_sampling_settings(), **_t2v_video_settings(), "use_cf_attn": True}),
+            (5, "VAEDecode", None, {"samples": (4, 0), "vae": (1, 2)}),
+            (6, "CreateVideo", None, {"images": (5, 0), "fps": 4.0}),
+            (7, "SaveVideo", None, {"video": (6, 0), "filename_prefix": "T2VZ/text2video", "format": "auto",
+                                    "codec": "auto"}),
+        ],
+    },
+    "text2video_step_by_step": {
+        "note": ("The same method as text2video, one step per node: Cross-Frame Attention patches a copy "
+                 "of the model; Motion-Field Latent Init denoises frame 0 to T1/T0, copies and moves it "
+                 "and renoises the other frames; Video Sampler finishes all frames with any sampler "
+                 "(use the same prompts and cfg). Saves an mp4 and a GIF. " + NOTE_SD15),
+        "nodes": [
+            (1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
+            (2, "CLIPTextEncode", "Positive prompt", {"text": PROMPT, "clip": (1, 1)}),
+            (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
+            (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
+            (5, "T2VZ_MotionFieldLatentInit", None, {"model": (4, 0), "positive": (2, 0), "negative": (3, 0),
+                                                     **_sampling_settings(), **_t2v_video_settings()}),
+            (6, "T2VZ_VideoSampler", None, {"model": (4, 0), "positive": (2, 0), "negative": (3, 0),
+                                            "latent": (5, 0), "sigmas": (5, 1), "seed": 0, "cfg": 7.5,
+                                            "sampler_name": "ddim"}),
+            (7, "VAEDecode", None, {"samples": (6, 0), "vae": (1, 2)}),
+            (8, "CreateVideo", None, {"images": (7, 0), "fps": 4.0}),
+            (9, "SaveVideo", None, {"video": (8, 0), "filename_prefix": "T2VZ/step_by_step", "format": "auto",
+                                    "codec": "auto"}),
+            (10, "T2VZ_SaveGIF", None, {"images": (7, 0), "fps": 4.0, "filename_prefix": "T2VZ/step_by_step",
+                                        "loop": 0}),
+        ],
+    },
+}
+
+
+def _defs():
+    from support import comfy_env
+    comfy_env.setup_comfy()
+    import nodes
+    return nodes.NODE_CLASS_MAPPINGS
+
+
+def _spec(cls):
+    it = cls.INPUT_TYPES()
+    ordered = list(it.get("required", {}).items()) + list(it.get("optional", {}).items())
+    out = []
+    for name, spec in ordered:
+        typ = spec[0]
+        opts = spec[1] if len(spec) > 1 else {}
+        is_widget = isinstance(typ, list) or typ in WIDGET_TYPES
+        out.append((name, "COMBO" if isinstance(typ, list) else typ, opts, is_widget))
+    return out
+
+
+def _outputs(cls):
+    types = list(cls.RETURN_TYPES)
+    names = list(getattr(cls, "RETURN_NAMES", None) or types)
+    return types, names
+
+
+def build(name, wf, defs):
+    ui_nodes, links, api = [], [], {}
+    link_id = 0
+    out_links = {}  # (node, slot) -> [link ids]
+    col = {}
+    for order, (nid, ctype, title, inputs) in enumerate(wf["nodes"]):
+        cls = defs[ctype]
+        spec = _spec(cls)
+        known = {s[0] for s in spec}
+        unknown = set(inputs) - known
+        if unknown:
+            raise KeyError(f"{name}: {ctype} has no inputs {sorted(unknown)}")
+        sockets, widgets, api_inputs = [], [], {}
+        for iname, itype, opts, is_widget in spec:
+            if iname not in inputs:
+                if is_widget and "default" in opts:
+                    val = opts["default"]
+                else:
+                    if not opts.get("optional") and iname in cls.INPUT_TYPES().get("required", {}):
+                        raise KeyError(f"{name}: {ctype}.{iname} is required")
+                    continue
+            else:
+                val = inputs[iname]
+            if isinstance(val, tuple):
+                link_id += 1
+                src, slot = val
+                src_type = _outputs(defs[next(n[1] for n in wf["nodes"] if n[0] == src)])[0][slot]
+                links.append([link_id, src, slot, nid, None, src_type])
+                out_links.setdefault((src, slot), []).append(link_id)
+                sockets.append({"name": iname, "type": itype, "link": link_id})
+                api_inputs[iname] = [str(src), slot]
+            else:
+                widgets.append(val)
+                if opts.get("control_after_generate"):
+                    widgets.append("fixed")
+                api_inputs[iname] = val
+        for i, s in enumerate(sockets):
+            for ln in links:
+                if ln[0] == s["link"]:
+                    ln[4] = i
+        depth = col.setdefault(nid, 0)
+        for v in inputs.values():
+            if isinstance(v, tuple):
+                depth = max(depth, col.get(v[0], 0) + 1)
+        col[nid] = depth
+        node = {"id": nid, "type": ctype, "pos": [40 + 360 * depth, 60 + 170 * sum(1 for k, d in col.items() if d == depth and k < nid)],
+                "size": [320, 120], "flags": {}, "order": order, "mode": 0, "inputs": sockets,
+                "properties": {"Node name for S&R": ctype}, "widgets_values": widgets}
+        if title:
+            node["title"] = title
+        ui_nodes.append(node)
+        api[str(nid)] = {"class_type": ctype, "inputs": api_inputs, "_meta": {"title": title or ctype}}
+    for node in ui_nodes:
+        types, names = _outputs(defs[node["type"]])
+        node["outputs"] = [{"name": n, "type": t, "links": out_links.get((node["id"], i), []), "slot_index": i}
+                           for i, (t, n) in enumerate(zip(types, names))]
+    note_id = max(n["id"] for n in ui_nodes) + 1
+    ui_nodes.insert(0, {"id": note_id, "type": "Note", "pos": [40, -200], "size": [700, 160], "flags": {},
+                        "order": len(ui_nodes), "mode": 0, "inputs": [], "outputs": [],
+                        "properties": {"text": ""}, "widgets_values": [wf["note"]],
+                        "color": "#432", "bgcolor": "#653"})
+    ui = {"last_node_id": note_id, "last_link_id": link_id, "nodes": ui_nodes, "links": links, "groups": [],
+          "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
+    return ui, api
+
+
+def render_all() -> dict[Path, str]:
+    defs = _defs()
+    files = {}
+    for name, wf in WORKFLOWS.items():
+        ui, api = build(name, wf, defs)
+        files[ROOT / "example_workflows" / f"{name}.json"] = json.dumps(ui, indent=2) + "\n"
+        files[ROOT / "example_workflows" / "api" / f"{name}.json"] = json.dumps(api, indent=2) + "\n"
+    return files
+
+
+def main() -> int:
+    for path, text in render_all().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(path.relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""The example workflows' API twins, shrunk to run on the tiny checkpoint on a CPU."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from .tiny_models import CKPT_NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+UI_DIR = ROOT / "example_workflows"
+API_DIR = UI_DIR / "api"
+
+TINY = {"width": 64, "height": 64, "steps": 8, "video_length": 4}
+
+
+def load_api(name: str) -> dict:
+    return json.loads((API_DIR / f"{name}.json").read_text())
+
+
+def tiny_api(name: str, **overrides) -> dict:
+    """The API twin with the tiny checkpoint, 64×64, 8 steps, 4 frames (overridable), and
+    ``overrides`` applied to every node that has that input."""
+    prompt = copy.deepcopy(load_api(name))
+    wanted = {**TINY, **overrides}
+    for node in prompt.values():
+        inputs = node["inputs"]
+        if "ckpt_name" in inputs:
+            inputs["ckpt_name"] = CKPT_NAME
+        for key, val in wanted.items():
+            if key in inputs and not isinstance(inputs[key], list):
+                inputs[key] = val
+    return prompt
+
+
+def node_id(prompt: dict, class_type: str) -> str:
+    ids = [k for k, v in prompt.items() if v["class_type"] == class_type]
+    if len(ids) != 1:
+        raise KeyError(f"{len(ids)} nodes of type {class_type}")
+    return ids[0]
