@@ -4,7 +4,7 @@ from __future__ import annotations
 import comfy.samplers
 from comfy_api.latest import io
 
-from ..t2vz_core import attention, sampling, timing
+from ..t2vz_core import attention, chunking, sampling, timing
 from ._common import advanced
 
 CATEGORY = "Text2Video-Zero"
@@ -59,7 +59,32 @@ def _video_inputs() -> list[io.Input]:
         advanced(io.Boolean.Input("use_motion_field", default=True,
                          tooltip="Translate each frame's latent by the motion field before renoising "
                              "(off: every frame starts from the same latent).")),
+        advanced(io.Int.Input("frame_start", default=0, min=0, max=100000,
+                              tooltip="Make only part of a long video: the first frame to output. Frame 0 is "
+                                  "still computed as the anchor (and not output), so frames k..k+m match the "
+                                  "same frames of one long run with the same seed.")),
+        advanced(io.Int.Input("frame_count", default=0, min=0, max=100000,
+                              tooltip="How many frames to output from frame_start; 0 = to the end of the video.")),
     ]
+
+
+def _chunk_input() -> io.Input:
+    return io.Int.Input("chunk_size", default=8, min=0, max=4096,
+                        tooltip="Frames denoised together in one model call (0 = all at once). Every chunk "
+                            "attends to frame 0, so the video is the same for any chunk size; memory "
+                            "grows with chunk_size, not with the video's length.")
+
+
+def _check_video(video_length=None, frame_start=None, frame_count=None, chunk_size=None) -> bool | str:
+    if chunk_size is not None:
+        msg = chunking.check_chunk_size(chunk_size)
+        if msg:
+            return msg
+    if None not in (video_length, frame_start, frame_count):
+        msg = chunking.check_frames(video_length, frame_start, frame_count)
+        if msg:
+            return msg
+    return True
 
 
 def _check(steps=None, t0=None, t1=None, t_mode=None, width=None, height=None) -> bool | str:
@@ -94,19 +119,23 @@ def _require_conditioning(positive, negative) -> None:
 
 def _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
               video_length, motion_field_strength_x, motion_field_strength_y, t0, t1, t_mode,
-              use_motion_field, progress_extra_steps: int, node: str):
-    msg = _check(steps, t0, t1, t_mode, width, height)
-    if msg is not True:
-        raise ValueError(msg)
+              use_motion_field, frame_start, frame_count, node: str, chunk_size: int | None = None):
+    for msg in (_check(steps, t0, t1, t_mode, width, height), _check_choices(sampler_name, scheduler),
+                _check_video(video_length, frame_start, frame_count, chunk_size)):
+        if msg is not True:
+            raise ValueError(msg)
     _require_conditioning(positive, negative)
     attention.unet_of(model, node)  # a clear error for non-UNet models before any work
     tm = timing.resolve(steps, t0, t1, t_mode)
+    frame_ids, drop_first = chunking.select_frames(video_length, frame_start, frame_count)
+    video_units = sampling.video_units(len(frame_ids), steps - tm.k1, chunk_size) if chunk_size is not None else 0
     sigmas = sampling.schedule(model, steps, sampler_name, scheduler)
-    progress = sampling.Progress(model, tm.k0 + progress_extra_steps)
+    progress = sampling.Progress(model, tm.k0 + video_units)
     motion = sampling.MotionSettings(motion_field_strength_x, motion_field_strength_y, use_motion_field)
     res = sampling.init_video(model, positive, negative, seed, cfg, sampler_name, sigmas, tm,
-                              width, height, list(range(video_length)), motion, progress)
-    return res, tm, progress
+                              width, height, frame_ids, motion, progress)
+    latent = {"samples": res.latent_t1, "t2vz_frame_ids": frame_ids, "t2vz_drop_first": drop_first}
+    return res, tm, progress, latent
 
 
 class MotionFieldLatentInit(io.ComfyNode):
@@ -129,19 +158,24 @@ class MotionFieldLatentInit(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, sampler_name=None, scheduler=None):
+    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, sampler_name=None, scheduler=None,
+                        video_length=None, frame_start=None, frame_count=None):
         # width/height are checked when the node runs, so core's own min/max checks stay on
-        ok = _check(steps, t0, t1, t_mode)
-        return _check_choices(sampler_name, scheduler) if ok is True else ok
+        for ok in (_check(steps, t0, t1, t_mode), _check_choices(sampler_name, scheduler),
+                   _check_video(video_length, frame_start, frame_count)):
+            if ok is not True:
+                return ok
+        return True
 
     @classmethod
     def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
                 video_length, motion_field_strength_x, motion_field_strength_y, t0, t1,
-                t_mode=timing.REL_50, use_motion_field=True) -> io.NodeOutput:
-        res, _, _ = _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
-                              video_length, motion_field_strength_x, motion_field_strength_y, t0, t1, t_mode,
-                              use_motion_field, 0, "Motion-Field Latent Init (T2VZ_MotionFieldLatentInit)")
-        return io.NodeOutput({"samples": res.latent_t1}, res.sigmas_tail)
+                t_mode=timing.REL_50, use_motion_field=True, frame_start=0, frame_count=0) -> io.NodeOutput:
+        res, _, _, latent = _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width,
+                                      height, video_length, motion_field_strength_x, motion_field_strength_y, t0,
+                                      t1, t_mode, use_motion_field, frame_start, frame_count,
+                                      "Motion-Field Latent Init (T2VZ_MotionFieldLatentInit)")
+        return io.NodeOutput(latent, res.sigmas_tail)
 
 
 class VideoSampler(io.ComfyNode):
@@ -168,16 +202,19 @@ class VideoSampler(io.ComfyNode):
                                tooltip="Classifier-free guidance scale."),
                 io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="ddim",
                                tooltip="Sampler for the video steps."),
+                _chunk_input(),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The denoised video latent; decode it with VAE Decode.")],
         )
 
     @classmethod
-    def validate_inputs(cls, sampler_name=None):
-        return _check_choices(sampler_name)
+    def validate_inputs(cls, sampler_name=None, chunk_size=None):
+        ok = _check_choices(sampler_name)
+        return _check_video(chunk_size=chunk_size) if ok is True else ok
 
     @classmethod
-    def execute(cls, model, positive, negative, latent, sigmas, seed, cfg, sampler_name) -> io.NodeOutput:
+    def execute(cls, model, positive, negative, latent, sigmas, seed, cfg, sampler_name,
+                chunk_size=8) -> io.NodeOutput:
         _require_conditioning(positive, negative)
         samples = latent["samples"]
         if samples.ndim != 4:
@@ -185,12 +222,22 @@ class VideoSampler(io.ComfyNode):
         if sigmas.ndim != 1 or sigmas.shape[0] < 2:
             raise ValueError("sigmas must hold at least two noise levels (T1 and the end): connect the SIGMAS "
                              "output of Motion-Field Latent Init (T2VZ)")
-        progress = sampling.Progress(model, sigmas.shape[0] - 1)
-        out = sampling.sample_video(model, positive, negative, samples, sigmas, cfg, sampler_name, seed, progress)
-        result = latent.copy()
-        result.pop("noise_mask", None)
-        result["samples"] = out
-        return io.NodeOutput(result)
+        for ok in (_check_choices(sampler_name), _check_video(chunk_size=chunk_size)):
+            if ok is not True:
+                raise ValueError(ok)
+        progress = sampling.Progress(model, sampling.video_units(samples.shape[0], sigmas.shape[0] - 1, chunk_size))
+        out = sampling.sample_video(model, positive, negative, samples, sigmas, cfg, sampler_name, seed,
+                                    chunk_size, progress)
+        return io.NodeOutput(_finish(latent, out))
+
+
+def _finish(latent: dict, samples):
+    """The output LATENT: frame 0 is dropped when it was only sampled as the anchor."""
+    if latent.get("t2vz_drop_first"):
+        samples = samples[1:]
+    ids = latent.get("t2vz_frame_ids")
+    return {"samples": samples, **({"t2vz_frame_ids": [i for i in ids if i != 0 or not latent.get("t2vz_drop_first")]}
+                                   if ids is not None else {})}
 
 
 class Text2VideoZeroSampler(io.ComfyNode):
@@ -206,6 +253,7 @@ class Text2VideoZeroSampler(io.ComfyNode):
                 "motion, and all frames are finished together with cross-frame attention. Gives the "
                 "same result as Motion-Field Latent Init + Video Sampler."),
             inputs=_sampling_inputs() + _video_inputs() + [
+                _chunk_input(),
                 advanced(io.Boolean.Input("use_cf_attn", default=True,
                                  tooltip="Cross-frame attention on a copy of the model (off: frames are denoised "
                                      "independently; the model you connect is used as it is).")),
@@ -214,24 +262,27 @@ class Text2VideoZeroSampler(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, sampler_name=None, scheduler=None):
+    def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, sampler_name=None, scheduler=None,
+                        video_length=None, frame_start=None, frame_count=None, chunk_size=None):
         # width/height are checked when the node runs, so core's own min/max checks stay on
-        ok = _check(steps, t0, t1, t_mode)
-        return _check_choices(sampler_name, scheduler) if ok is True else ok
+        for ok in (_check(steps, t0, t1, t_mode), _check_choices(sampler_name, scheduler),
+                   _check_video(video_length, frame_start, frame_count, chunk_size)):
+            if ok is not True:
+                return ok
+        return True
 
     @classmethod
     def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, width, height,
                 video_length, motion_field_strength_x, motion_field_strength_y, t0, t1,
-                t_mode=timing.REL_50, use_motion_field=True, use_cf_attn=True) -> io.NodeOutput:
+                t_mode=timing.REL_50, use_motion_field=True, frame_start=0, frame_count=0, chunk_size=8,
+                use_cf_attn=True) -> io.NodeOutput:
         attention.unet_of(model, SAMPLER_NAME)
         if use_cf_attn:
             model = attention.patch_model(model)
-        tm = timing.resolve(steps, t0, t1, t_mode) if _check(steps, t0, t1, t_mode) is True else None
-        extra = (steps - tm.k1) if tm else 0
-        res, tm, progress = _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler,
-                                      width, height, video_length, motion_field_strength_x,
-                                      motion_field_strength_y, t0, t1, t_mode, use_motion_field, extra,
-                                      SAMPLER_NAME)
+        res, tm, progress, latent = _run_init(model, positive, negative, seed, steps, cfg, sampler_name, scheduler,
+                                              width, height, video_length, motion_field_strength_x,
+                                              motion_field_strength_y, t0, t1, t_mode, use_motion_field,
+                                              frame_start, frame_count, SAMPLER_NAME, chunk_size)
         out = sampling.sample_video(model, positive, negative, res.latent_t1, res.sigmas_tail, cfg,
-                                    sampler_name, seed, progress, offset=tm.k0)
-        return io.NodeOutput({"samples": out})
+                                    sampler_name, seed, chunk_size, progress, offset=tm.k0)
+        return io.NodeOutput(_finish(latent, out))

@@ -68,6 +68,51 @@ def cross_frame_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hea
     return out.reshape(b, seq, out.shape[-1])
 
 
+ANCHOR_KEY = "t2vz_anchor"  # transformer_options entry set by chunked sampling (see chunking.py)
+
+
+class AnchorStore:
+    """Frame 0's self-attention context per block and guidance group, shared by the chunks
+    of one model evaluation.
+
+    ``record``: the batch holds frame 0 first in each group; its context is kept.
+    ``use``: the batch holds only later frames; frame 0's kept context is used.
+    Groups are keyed by their ``cond_or_uncond`` entry (and its occurrence), so chunks may
+    batch cond and uncond differently from the chunk that recorded them.
+    """
+
+    def __init__(self):
+        self.mode = "record"
+        self.context: dict[tuple, dict[tuple, tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.records = 0  # how many anchor contexts were recorded (one per block and group)
+
+    @staticmethod
+    def tags(cond_or_uncond) -> list[tuple]:
+        seen: dict = {}
+        out = []
+        for c in cond_or_uncond:
+            out.append((c, seen.get(c, 0)))
+            seen[c] = seen.get(c, 0) + 1
+        return out
+
+    def put(self, block, cond_or_uncond, context, value):
+        slot = self.context.setdefault(block, {})
+        for i, tag in enumerate(self.tags(cond_or_uncond)):
+            slot[tag] = (context[i:i + 1], value[i:i + 1])
+            self.records += 1
+
+    def get(self, block, cond_or_uncond):
+        slot = self.context.get(block)
+        if slot is None:
+            raise RuntimeError(f"cross-frame attention: no anchor context recorded for block {block}; "
+                               "the chunk holding frame 0 must run first")
+        try:
+            pairs = [slot[tag] for tag in self.tags(cond_or_uncond)]
+        except KeyError as e:
+            raise RuntimeError(f"cross-frame attention: no anchor for guidance group {e} in block {block}") from None
+        return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])
+
+
 class CrossFrameAttentionPatch:
     """Callable for both hooks; ``blocks`` is the set of (block, id, index) keys it covers."""
 
@@ -76,22 +121,32 @@ class CrossFrameAttentionPatch:
     def __init__(self, blocks: Iterable[tuple]):
         self.blocks = frozenset(blocks)
 
-    def _covers(self, extra_options: dict) -> bool:
+    def _key(self, extra_options: dict):
         block = extra_options.get("block")
         if block is None:
-            return False
-        return (block[0], block[1], extra_options.get("block_index", 0)) in self.blocks
+            return None
+        key = (block[0], block[1], extra_options.get("block_index", 0))
+        return key if key in self.blocks else None
 
     # attn1_patch: (n, context, value, extra_options) -> (n, context, value)
     def context_patch(self, n, context_attn1, value_attn1, extra_options):
-        if not self._covers(extra_options):
+        key = self._key(extra_options)
+        if key is None:
             return n, context_attn1, value_attn1
+        cou = extra_options.get("cond_or_uncond") or [0]
         groups = _groups(extra_options, n.shape[0])
-        if n.shape[0] == groups:  # one frame per group: plain self-attention
-            return n, context_attn1, value_attn1
+        store: AnchorStore | None = extra_options.get(ANCHOR_KEY)
+        if store is not None and store.mode == "use":
+            ctx, val = store.get(key, cou)
+            return n, ctx.to(n), val.to(n)
         if context_attn1.shape[0] != n.shape[0] or value_attn1.shape[0] != n.shape[0]:
             return n, context_attn1, value_attn1  # someone else changed the layout; replace picks anchors
-        return n, anchor_of(context_attn1, groups), anchor_of(value_attn1, groups)
+        ctx, val = anchor_of(context_attn1, groups), anchor_of(value_attn1, groups)
+        if store is not None:
+            store.put(key, cou, ctx, val)
+        if n.shape[0] == groups:  # one frame per group: plain self-attention
+            return n, context_attn1, value_attn1
+        return n, ctx, val
 
     # attn1_replace: (q, k, v, extra_options) -> attention output
     def __call__(self, q, k, v, extra_options):

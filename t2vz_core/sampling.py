@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from . import motion, noise as tnoise
+from . import chunking, motion, noise as tnoise
 from .timing import Timing
 
 logger = logging.getLogger(__name__)
@@ -47,13 +47,18 @@ def schedule(model, steps: int, sampler_name: str, scheduler: str) -> torch.Tens
 
 
 class Progress:
-    """One ComfyUI progress bar (with latent previews) across several sampling calls."""
+    """One ComfyUI progress bar (with latent previews) across several sampling calls.
 
-    def __init__(self, model, total_steps: int, preview_frames: int = 4):
+    Counted in units: a step of frame 0 alone is one unit, a video step is one unit per
+    chunk, so long chunked videos move the bar chunk by chunk.
+    """
+
+    def __init__(self, model, total_units: int, preview_frames: int = 4):
         import comfy.utils
         import latent_preview
-        self.total = max(1, int(total_steps))
-        self.done = 0
+        self.total = max(1, int(total_units))
+        self.value = 0
+        self.limit = self.total
         self.preview_frames = preview_frames
         self.pbar = comfy.utils.ProgressBar(self.total)
         self.previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
@@ -66,13 +71,23 @@ class Progress:
         idx = torch.linspace(0, n - 1, min(n, self.preview_frames)).round().long().unique()
         return torch.cat(list(x0[idx]), dim=-1)[None]
 
-    def callback(self, offset: int) -> Callable:
+    def tick(self) -> None:
+        """One chunk done (no preview); never runs past the end of the current step."""
+        if self.value < self.limit:
+            self.value += 1
+            self.pbar.update_absolute(self.value, self.total)
+
+    def callback(self, offset: int, units_per_step: int = 1) -> Callable:
+        self.value = offset
+        self.limit = offset + units_per_step
+
         def cb(step, x0, x, total_steps):
             preview = None
             if self.previewer is not None:
                 preview = self.previewer.decode_latent_to_preview_image("JPEG", self._strip(x0))
-            self.done = offset + step + 1
-            self.pbar.update_absolute(self.done, self.total, preview)
+            self.value = offset + (step + 1) * units_per_step
+            self.limit = self.value + units_per_step
+            self.pbar.update_absolute(self.value, self.total, preview)
         return cb
 
 
@@ -140,11 +155,20 @@ def propagate(model, first: FirstFrame, sigmas: torch.Tensor, timing: Timing, se
     return torch.stack(out)
 
 
+def video_units(frames: int, steps: int, chunk_size: int) -> int:
+    """Progress units of the video phase: steps × chunks."""
+    return steps * len(chunking.plan(frames, chunk_size))
+
+
 def sample_video(model, positive, negative, latent_t1: torch.Tensor, sigmas_tail: torch.Tensor,
-                 cfg: float, sampler_name: str, seed: int,
+                 cfg: float, sampler_name: str, seed: int, chunk_size: int = 0,
                  progress: Progress | None = None, offset: int = 0) -> torch.Tensor:
-    """Denoise all frames together from T1 (sigmas_tail[0]) to the end."""
-    cb = progress.callback(offset) if progress else None
+    """Denoise all frames together from T1 (sigmas_tail[0]) to the end, ``chunk_size``
+    frames per model call (0: all at once); frame 0 must be the first latent."""
+    n_chunks = len(chunking.plan(latent_t1.shape[0], chunk_size))
+    cb = progress.callback(offset, n_chunks) if progress else None
+    if n_chunks > 1:
+        model = chunking.apply(model, chunk_size, progress.tick if progress else None)
     return _sample(model, torch.zeros_like(latent_t1), latent_t1, sigmas_tail, positive, negative, cfg,
                    sampler_name, seed, cb)
 

@@ -118,3 +118,21 @@ def pytest_runtest_makereport(item, call):
     server = getattr(item, "funcargs", {}).get("comfy_server")
     if report.when == "call" and report.failed and server is not None:
         report.sections.append(("ComfyUI server log (tail)", server.log_tail(80)))
+
+
+@pytest.fixture(scope="session")
+def tiny_controlnet() -> Path:
+    """Path of the cached tiny SD1.5 ControlNet in the host's models/controlnet (LDM layout,
+    non-zero zero-convs); load it with nodes.ControlNetLoader by its file name."""
+    from support.tiny_control import ensure_tiny_controlnet
+
+    return ensure_tiny_controlnet()
+
+
+@pytest.fixture(scope="session")
+def tiny_ip2p() -> Path:
+    """Path of the cached tiny InstructPix2Pix checkpoint (the tiny SD1.5 checkpoint with an
+    8-channel first conv) in the host's models/checkpoints."""
+    from support.tiny_control import ensure_tiny_ip2p
+
+    return ensure_tiny_ip2p()

@@ -1,0 +1,204 @@
+"""Chunked sampling: the same video for every chunk size, frame 0 once per model
+evaluation, per-frame conditioning (ControlNet hints, InstructPix2Pix latents) sliced per
+chunk, and parts of a long video made in separate runs."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import comfy.model_management
+import comfy.samplers
+import nodes
+from comfy_extras.nodes_custom_sampler import Guider_DualCFG
+from t2vz_core import attention, chunking, sampling
+
+# Tolerance for chunked vs unchunked: the math is the same (a frame's self-attention only
+# reads itself and frame 0), but the matrix products run on batches of another size, so
+# float32 results may differ in the last bits; the random-weight UNet's latents are O(50).
+REL_TOL = 1e-5
+
+FRAMES = 7
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_ckpt):
+    model, clip, vae = nodes.CheckpointLoaderSimple().load_checkpoint(tiny_ckpt.name)[:3]
+    enc = nodes.CLIPTextEncode()
+    return (attention.patch_model(model), enc.encode(clip, "a dog running")[0], enc.encode(clip, "blurry")[0],
+            enc.encode(clip, "a cat")[0], vae, model)
+
+
+def _video_latent(seed=0, frames=FRAMES):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(frames, 4, 8, 8, generator=g) * 10
+
+
+def _sigmas(model):
+    return sampling.schedule(model, STEPS, "euler", "normal")
+
+
+def _run(model, guider_kind, latent, conds, chunk_size, cfg=7.5):
+    m = chunking.apply(model, chunk_size) if chunk_size else model
+    sig = _sigmas(model)
+    if guider_kind == "dual":
+        g = Guider_DualCFG(m)
+        g.set_conds(*conds)
+        g.set_cfg(cfg, 1.5)
+    else:
+        g = comfy.samplers.CFGGuider(m)
+        g.set_conds(*conds)
+        g.set_cfg(1.0 if guider_kind == "1group" else cfg)
+    with torch.inference_mode():
+        return g.sample(torch.zeros_like(latent), latent, comfy.samplers.sampler_object("euler"), sig, seed=1)
+
+
+def _close(a, b):
+    return (a - b).abs().max().item() <= REL_TOL * b.abs().max().item()
+
+
+@pytest.mark.parametrize("groups", ["1group", "2groups", "dual"])
+def test_chunked_equals_unchunked(tiny, groups):
+    model, pos, neg, mid, *_ = tiny
+    conds = (pos, mid, neg) if groups == "dual" else (pos, neg)
+    lat = _video_latent()
+    whole = _run(model, groups, lat, conds, 0)
+    for chunk in (2, 3, 4, 8):
+        part = _run(model, groups, lat, conds, chunk)
+        assert _close(part, whole), f"chunk {chunk}: {(part - whole).abs().max()}"
+    # and it is not trivially equal: without cross-frame attention the result differs
+    plain = _run(tiny[5], groups, lat, conds, 0)
+    assert not _close(plain, whole)
+
+
+def test_frame_zero_runs_once_per_evaluation(tiny):
+    """Count the frames every UNet call sees: chunking must not re-run frame 0."""
+    model, pos, neg, *_ = tiny
+
+    def counted(chunk):
+        calls = []
+        m = chunking.apply(model, chunk)
+
+        def wrapper(apply_model, args):
+            calls.append((args["input"].shape[0], list(args["cond_or_uncond"])))
+            return apply_model(args["input"], args["timestep"], **args["c"])
+
+        m.set_model_unet_function_wrapper(wrapper)
+        _run(m, "2groups", _video_latent(), (pos, neg), 0)
+        return calls
+
+    whole, chunked = counted(0), counted(3)
+    rows = lambda calls: sum(b for b, _ in calls)  # noqa: E731
+    assert rows(chunked) == rows(whole) == STEPS * FRAMES * 2  # every frame once per step, per group
+    assert len(chunked) >= 3 * len(whole)  # ... in three chunks (7 frames, chunk 3)
+    assert max(b for b, _ in chunked) <= 3 * 2
+
+
+def test_anchor_store_is_filled_by_the_first_chunk_and_read_by_the_rest(tiny):
+    model, pos, neg, *_ = tiny
+    handler = chunking.handler_class()(3)
+    m = model.clone()
+    m.model_options["context_handler"] = handler
+    _run(m, "2groups", _video_latent(), (pos, neg), 0)
+    assert handler.evaluations == STEPS
+
+
+def test_controlnet_hints_are_sliced_per_chunk(tiny, tiny_controlnet):
+    """Core's context windows hand every window the first hints; we give each chunk its own."""
+    model, pos, neg, *_ = tiny
+    cn = nodes.ControlNetLoader().load_controlnet(tiny_controlnet.name)[0]
+    g = torch.Generator().manual_seed(5)
+    hints = torch.rand(FRAMES, 64, 64, 3, generator=g)
+    apply = nodes.ControlNetApplyAdvanced()
+    cpos, cneg = apply.apply_controlnet(pos, neg, cn, hints, 1.0, 0.0, 1.0)
+    lat = _video_latent()
+    whole = _run(model, "2groups", lat, (cpos, cneg), 0)
+    part = _run(model, "2groups", lat, (cpos, cneg), 3)
+    assert _close(part, whole)
+    # the hints matter frame by frame: shuffling the later hints changes the later frames
+    shuffled = torch.cat([hints[:1], hints[1:].flip(0)])
+    spos, sneg = apply.apply_controlnet(pos, neg, cn, shuffled, 1.0, 0.0, 1.0)
+    other = _run(model, "2groups", lat, (spos, sneg), 3)
+    assert _close(other[0], whole[0]) and not _close(other[1:], whole[1:])
+
+
+def test_ip2p_concat_latents_are_sliced_per_chunk(tiny_ip2p):
+    model, clip, vae = nodes.CheckpointLoaderSimple().load_checkpoint(tiny_ip2p.name)[:3]
+    model = attention.patch_model(model)
+    enc = nodes.CLIPTextEncode()
+    pos, neg = enc.encode(clip, "make it snowy")[0], enc.encode(clip, "")[0]
+    from comfy_extras.nodes_ip2p import InstructPixToPixConditioning
+    g = torch.Generator().manual_seed(6)
+    pixels = torch.rand(FRAMES, 64, 64, 3, generator=g)
+    ipos, ineg, empty = InstructPixToPixConditioning.execute(pos, neg, pixels, vae).result
+    lat = _video_latent()
+    whole = _run(model, "dual", lat, (ipos, ineg, ineg), 0)
+    part = _run(model, "dual", lat, (ipos, ineg, ineg), 4)
+    assert _close(part, whole)
+
+
+def test_parts_of_a_long_video_match_one_long_run(tiny):
+    model, pos, neg, *_ = tiny
+    sampler = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"]
+
+    def run(**over):
+        args = dict(seed=4, steps=6, cfg=7.5, sampler_name="ddim", scheduler="ddim_uniform", width=64, height=64,
+                    video_length=9, motion_field_strength_x=8.0, motion_field_strength_y=0.0, t0=44, t1=47,
+                    chunk_size=4, use_cf_attn=False)
+        args.update(over)
+        with torch.inference_mode():
+            return sampler.execute(model=model, positive=pos, negative=neg, **args).result[0]
+
+    whole = run()["samples"]
+    a = run(frame_start=3, frame_count=3)
+    b = run(frame_start=6)
+    assert a["samples"].shape[0] == 3 and b["samples"].shape[0] == 3
+    assert a["t2vz_frame_ids"] == [3, 4, 5] and b["t2vz_frame_ids"] == [6, 7, 8]
+    assert _close(a["samples"], whole[3:6]) and _close(b["samples"], whole[6:9])
+
+
+@pytest.mark.parametrize("frames,chunk,expected", [
+    (7, 0, [[0, 1, 2, 3, 4, 5, 6]]),
+    (7, 3, [[0, 1, 2], [3, 4, 5], [6]]),
+    (7, 7, [[0, 1, 2, 3, 4, 5, 6]]),
+    (7, 50, [[0, 1, 2, 3, 4, 5, 6]]),
+    (4, 2, [[0, 1], [2, 3]]),
+])
+def test_plan(frames, chunk, expected):
+    assert chunking.plan(frames, chunk) == expected
+
+
+@pytest.mark.parametrize("args,needle", [
+    ((10, 10, 0), "frame_start (10) is beyond the video"),
+    ((10, 8, 4), "frame_start (8) + frame_count (4) goes beyond video_length (10)"),
+    ((10, -1, 0), "must be 0 or more"),
+])
+def test_frame_selection_errors(args, needle):
+    assert needle in chunking.check_frames(*args)
+    with pytest.raises(ValueError):
+        chunking.select_frames(*args)
+
+
+def test_chunk_size_one_is_refused():
+    assert "chunk_size (1) must be 0" in chunking.check_chunk_size(1)
+    with pytest.raises(ValueError):
+        chunking.plan(5, 1)
+
+
+def test_interrupt_stops_between_chunks(tiny):
+    model, pos, neg, *_ = tiny
+    seen = []
+
+    def on_chunk():
+        seen.append(1)
+        if len(seen) == 2:
+            comfy.model_management.interrupt_current_processing(True)
+
+    m = model.clone()
+    m.model_options["context_handler"] = chunking.handler_class()(2, on_chunk)
+    try:
+        with pytest.raises(comfy.model_management.InterruptProcessingException):
+            _run(m, "2groups", _video_latent(), (pos, neg), 0)
+    finally:
+        comfy.model_management.interrupt_current_processing(False)
+    assert len(seen) == 2  # the third chunk never started
