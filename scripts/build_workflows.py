@@ -21,7 +21,7 @@ NOTE_SD15 = ("Needs an SD1.5 checkpoint in models/checkpoints, for example {ckpt
 
 def _t2v_video_settings(**over):
     s = dict(width=512, height=512, video_length=8, motion_field_strength_x=12.0, motion_field_strength_y=12.0,
-             t0=44, t1=47, t_mode="scaled from 50 steps", use_motion_field=True)
+             t0=44, t1=47, t_mode="scaled from 50 steps", use_motion_field=True, frame_start=0, frame_count=0)
     s.update(over)
     return s
 
@@ -47,10 +47,33 @@ WORKFLOWS = {
             (2, "CLIPTextEncode", "Positive prompt", {"text": PROMPT, "clip": (1, 1)}),
             (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
             (4, "T2VZ_Sampler", None, {"model": (1, 0), "positive": (2, 0), "negative": (3, 0),
-                                       **_sampling_settings(), **_t2v_video_settings(), "use_cf_attn": True}),
+                                       **_sampling_settings(), **_t2v_video_settings(), "chunk_size": 8,
+                                       "use_cf_attn": True}),
             (5, "VAEDecode", None, {"samples": (4, 0), "vae": (1, 2)}),
             (6, "CreateVideo", None, {"images": (5, 0), "fps": 4.0}),
             (7, "SaveVideo", None, {"video": (6, 0), "filename_prefix": "T2VZ/text2video", "format": "auto",
+                                    "codec": "auto"}),
+        ],
+    },
+    "text2video_long": {
+        "note": ("A long video: 48 frames denoised 8 at a time. Every chunk attends to frame 0, which is "
+                 "computed once per step, so the video is the same as in one piece while memory follows "
+                 "chunk_size, not the video's length. To split a longer video over several queue runs, "
+                 "use frame_start / frame_count (advanced): the parts match the frames of one long run. "
+                 + NOTE_SD15),
+        "nodes": [
+            (1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
+            (2, "CLIPTextEncode", "Positive prompt", {"text": "a horse galloping on a beach at sunset, high quality",
+                                                      "clip": (1, 1)}),
+            (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
+            (4, "T2VZ_Sampler", None, {"model": (1, 0), "positive": (2, 0), "negative": (3, 0),
+                                       **_sampling_settings(),
+                                       **_t2v_video_settings(video_length=48, motion_field_strength_x=4.0,
+                                                             motion_field_strength_y=0.0),
+                                       "chunk_size": 8, "use_cf_attn": True}),
+            (5, "VAEDecode", None, {"samples": (4, 0), "vae": (1, 2)}),
+            (6, "CreateVideo", None, {"images": (5, 0), "fps": 8.0}),
+            (7, "SaveVideo", None, {"video": (6, 0), "filename_prefix": "T2VZ/text2video_long", "format": "auto",
                                     "codec": "auto"}),
         ],
     },
@@ -68,7 +91,7 @@ WORKFLOWS = {
                                                      **_sampling_settings(), **_t2v_video_settings()}),
             (6, "T2VZ_VideoSampler", None, {"model": (4, 0), "positive": (2, 0), "negative": (3, 0),
                                             "latent": (5, 0), "sigmas": (5, 1), "seed": 0, "cfg": 7.5,
-                                            "sampler_name": "ddim"}),
+                                            "sampler_name": "ddim", "chunk_size": 8}),
             (7, "VAEDecode", None, {"samples": (6, 0), "vae": (1, 2)}),
             (8, "CreateVideo", None, {"images": (7, 0), "fps": 4.0}),
             (9, "SaveVideo", None, {"video": (8, 0), "filename_prefix": "T2VZ/step_by_step", "format": "auto",

@@ -190,3 +190,16 @@ def test_seed_fixes_the_video(tiny):
     model, pos, neg, _ = tiny
     assert torch.equal(_t2v(model, pos, neg, seed=9), _t2v(model, pos, neg, seed=9))
     assert not torch.equal(_t2v(model, pos, neg, seed=9), _t2v(model, pos, neg, seed=10))
+
+
+def test_progress_counts_steps_times_chunks(tiny, monkeypatch):
+    model, pos, neg, _ = tiny
+    seen = []
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK",
+                        lambda value, total, preview, node_id=None: seen.append((value, total)))
+    _t2v(model, pos, neg, steps=10, video_length=5, chunk_size=2)  # 1 frame-0 step, 10 video steps × 3 chunks
+    totals = {t for _, t in seen}
+    assert totals == {1 + 10 * 3}
+    values = [v for v, _ in seen]
+    assert values == sorted(values) and values[-1] == 31
+    assert len(set(values)) == 31  # every chunk of every step moved the bar
