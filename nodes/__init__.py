@@ -5,15 +5,22 @@ from typing_extensions import override
 
 from comfy_api.latest import ComfyExtension, io
 
-from .attention import CrossFrameAttention
+from .attention import CrossFrameAttention, CrossFrameControlNet
+from .conditioning import CannyEdges
 from .text2video import MotionFieldLatentInit, Text2VideoZeroSampler, VideoSampler
-from .video_io import SaveGIF
+from .video_io import LoadVideo, SaveGIF
+from .video_sampler import VideoKSampler, VideoSamplerCustom
 
 NODES: list[type[io.ComfyNode]] = [
     CrossFrameAttention,
+    CrossFrameControlNet,
     MotionFieldLatentInit,
     VideoSampler,
     Text2VideoZeroSampler,
+    VideoKSampler,
+    VideoSamplerCustom,
+    LoadVideo,
+    CannyEdges,
     SaveGIF,
 ]
 

@@ -35,3 +35,33 @@ class CrossFrameAttention(io.ComfyNode):
             return io.NodeOutput(attention.patch_model(model))
         except attention.NotAUNetError as e:
             raise ValueError(str(e)) from None
+
+
+class CrossFrameControlNet(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="T2VZ_CrossFrameControlNet",
+            display_name="Cross-Frame ControlNet (T2VZ)",
+            category=f"{CATEGORY}/model",
+            description=(
+                "Makes a ControlNet's own attention layers attend to the first frame, as Text2Video-Zero "
+                "does for pose, edge and depth videos. Connect it between Load ControlNet Model and the "
+                "core Apply ControlNet node, with one hint image per frame. The ControlNet you connect is "
+                "left as it was."),
+            inputs=[
+                io.ControlNet.Input("control_net", tooltip="A ControlNet from Load ControlNet Model (SD1.x, SD2.x or SDXL)."),
+            ],
+            outputs=[
+                io.ControlNet.Output(display_name="CONTROL_NET",
+                                     tooltip="A copy of the ControlNet whose frames attend to frame 0 of the video."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, control_net) -> io.NodeOutput:
+        from ..t2vz_core import controlnet
+        try:
+            return io.NodeOutput(controlnet.cross_frame_controlnet(control_net))
+        except TypeError as e:
+            raise ValueError(str(e)) from None

@@ -1,4 +1,5 @@
-"""Video output the core nodes lack: animated GIF with a float fps (the original's output)."""
+"""Video in and out the core nodes lack: loading with the original's frame selection, and
+animated GIF with a float fps (the original's output)."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,83 @@ from ..t2vz_core import video_io
 from ._common import advanced
 
 CATEGORY = "Text2Video-Zero"
+
+
+class LoadVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="T2VZ_LoadVideo",
+            display_name="Load Video (T2VZ)",
+            category=f"{CATEGORY}/video",
+            description=(
+                "Loads a video from ComfyUI's input folder as an IMAGE batch, picking frames like the original "
+                "Text2Video-Zero (time window, resampling to a new fps, resizing the long side) plus skip / "
+                "every-nth / cap. Order: time window, fps, skip, every nth, cap, resize. Outputs the frames, "
+                "their fps and their count."),
+            inputs=[
+                io.Combo.Input("video", options=video_io.list_videos(folder_paths.get_input_directory()),
+                               upload=io.UploadType.video,
+                               tooltip="A video in ComfyUI's input folder (mp4, webm, mov, mkv, avi, gif, m4v); "
+                                   "upload one with the button. Paths outside the input folder are refused."),
+                io.Int.Input("frame_load_cap", default=0, min=0, max=100000,
+                             tooltip="At most this many frames (after skipping and every-nth); 0 = all."),
+                io.Int.Input("skip_first_frames", default=0, min=0, max=100000,
+                             tooltip="Drop this many frames at the start (counted after the time window "
+                                 "and fps resampling)."),
+                io.Int.Input("select_every_nth", default=1, min=1, max=1000,
+                             tooltip="Keep every n-th frame (1 = all, 2 = every second frame, which halves "
+                                 "the fps)."),
+                io.Int.Input("resolution", default=512, min=0, max=16384, step=8,
+                             tooltip="Long side in pixels; the other side keeps the aspect ratio. Both sides "
+                                 "are rounded to multiples of 8 (the original rounds to 64). 0 = keep the "
+                                 "video's size."),
+                advanced(io.Float.Input("output_fps", default=0.0, min=0.0, max=1000.0, step=0.01,
+                                        tooltip="Resample in time to this fps by picking frames evenly (as the "
+                                            "original's prepare_video; higher than the video's fps repeats "
+                                            "frames). 0 = keep the video's fps.")),
+                advanced(io.Float.Input("start_time", default=0.0, min=0.0, max=1e6, step=0.01,
+                                        tooltip="Start of the part to read, in seconds.")),
+                advanced(io.Float.Input("end_time", default=0.0, min=0.0, max=1e6, step=0.01,
+                                        tooltip="End of the part to read, in seconds (not included); "
+                                            "0 = to the end of the video.")),
+            ],
+            outputs=[
+                io.Image.Output("images", tooltip="The selected frames, in order (frames, height, width, 3)."),
+                io.Float.Output("fps", tooltip="Frames per second of the output: the video's fps or output_fps, "
+                                "divided by select_every_nth. Connect it to Save GIF / Create Video."),
+                io.Int.Output("frame_count", tooltip="Number of frames output (use it as video_length)."),
+            ],
+        )
+
+    @classmethod
+    def validate_inputs(cls, video=None, frame_load_cap=None, skip_first_frames=None, select_every_nth=None,
+                        resolution=None, output_fps=None, start_time=None, end_time=None):
+        if video is not None:
+            try:
+                video_io.resolve_in_folder(video, folder_paths.get_input_directory())
+            except video_io.VideoIOError as e:
+                return str(e)
+        return video_io.check_options(start_time, end_time, output_fps, skip_first_frames, select_every_nth,
+                                      frame_load_cap, resolution) or True
+
+    @classmethod
+    def fingerprint_inputs(cls, video, **_):
+        """Reload when the file changes on disk (like core LoadImage's IS_CHANGED)."""
+        try:
+            st = os.stat(video_io.resolve_in_folder(video, folder_paths.get_input_directory()))
+        except (video_io.VideoIOError, OSError):
+            return video  # validation / execute report the problem
+        return f"{video}:{st.st_mtime_ns}:{st.st_size}"
+
+    @classmethod
+    def execute(cls, video, frame_load_cap=0, skip_first_frames=0, select_every_nth=1, resolution=512,
+                output_fps=0.0, start_time=0.0, end_time=0.0) -> io.NodeOutput:
+        path = video_io.resolve_in_folder(video, folder_paths.get_input_directory())
+        out = video_io.read_video(path, frame_load_cap=frame_load_cap, skip_first_frames=skip_first_frames,
+                                  select_every_nth=select_every_nth, output_fps=output_fps, start_time=start_time,
+                                  end_time=end_time, resolution=resolution, name=video)
+        return io.NodeOutput(out.images, out.fps, int(out.images.shape[0]))
 
 
 class SaveGIF(io.ComfyNode):

@@ -186,3 +186,47 @@ def init_video(model, positive, negative, seed, cfg, sampler_name, sigmas, timin
     first = first_frame(model, positive, negative, seed, cfg, sampler_name, sigmas, timing, shape, progress)
     latent_t1 = propagate(model, first, sigmas, timing, seed, frame_ids, motion_settings)
     return Text2VideoResult(latent_t1=latent_t1, sigmas_tail=sigmas[timing.k1:].clone(), first=first)
+
+
+NOISE_SHARED = "shared (same noise for every frame)"
+NOISE_PER_FRAME = "per frame"
+NOISE_MODES = [NOISE_SHARED, NOISE_PER_FRAME]
+
+
+def initial_noise(seed: int, frame_ids: Sequence[int], shape: Sequence[int], mode: str) -> torch.Tensor:
+    """Starting noise of a video whose frames are sampled together (pose/edge/pix2pix modes).
+
+    ``shared``: every frame starts from frame 0's noise, as the reference does for
+    ControlNet videos ("fix latents for all frames"). ``per frame``: frame k gets its own
+    noise fixed by (seed, k). Frame 0's noise is always KSampler's noise for the seed.
+    """
+    first = tnoise.first_frame_noise(seed, shape)
+    if mode == NOISE_SHARED:
+        return first.repeat(len(frame_ids), *([1] * len(shape)))
+    if mode != NOISE_PER_FRAME:
+        raise ValueError(f"noise_mode '{mode}' is not one of: {', '.join(NOISE_MODES)}")
+    rest = [k for k in frame_ids if int(k) != 0]
+    others = iter(tnoise.frame_noise(seed, rest, shape, tnoise.STREAM_INITIAL))
+    return torch.stack([first[0] if int(k) == 0 else next(others) for k in frame_ids])
+
+
+def with_chunking(guider, chunk_size: int, progress: Progress | None):
+    """A shallow copy of a ComfyUI guider whose model samples in chunks (frame 0 as anchor)."""
+    import copy
+    g = copy.copy(guider)
+    g.model_patcher = chunking.apply(guider.model_patcher, chunk_size, progress.tick if progress else None)
+    g.model_options = g.model_patcher.model_options
+    g.original_conds = dict(guider.original_conds)
+    return g
+
+
+def sample_frames(guider, sampler, sigmas: torch.Tensor, latent: torch.Tensor, noise: torch.Tensor, seed: int,
+                  chunk_size: int = 0, progress: Progress | None = None, noise_mask=None) -> torch.Tensor:
+    """Sample a batch of frames with any ComfyUI guider and sampler, in chunks sharing frame 0."""
+    import comfy.utils
+    n_chunks = len(chunking.plan(latent.shape[0], chunk_size))
+    cb = progress.callback(0, n_chunks) if progress else None
+    if n_chunks > 1:
+        guider = with_chunking(guider, chunk_size, progress)
+    return guider.sample(noise, latent, sampler, sigmas, denoise_mask=noise_mask, callback=cb,
+                         disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)

@@ -1,0 +1,132 @@
+"""Cross-frame attention inside a ControlNet (the reference sets CrossFrameAttnProcessor
+on the ControlNet too).
+
+ComfyUI calls a ControlNet's model without ``transformer_options``, so the UNet's attn1
+patches never reach it. Instead, ``CrossFrameControlNet`` (a ``comfy.controlnet.ControlNet``)
+owns a *clone* of the control model's ModelPatcher whose object patches swap each
+self-attention module for a wrapper while the clone is loaded; ``get_control`` tells the
+wrappers the batch layout (``cond_or_uncond``, and the chunk's anchor store when sampling
+in chunks). The CONTROL_NET the user passed in keeps its own patcher and behaves as before.
+"""
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+
+import comfy.controlnet
+from comfy.ldm.modules.attention import CrossAttention
+
+from .attention import ANCHOR_KEY, AnchorStore, anchor_of, cross_frame_attention
+
+NODE_NAME = "Cross-Frame ControlNet (T2VZ_CrossFrameControlNet)"
+_ids = itertools.count()
+
+
+class FrameLayout:
+    """Set by get_control for the duration of one control-model call."""
+
+    def __init__(self):
+        self.uid = next(_ids)
+        self.cond_or_uncond: list | None = None
+        self.store: AnchorStore | None = None
+        self.calls = 0
+
+
+class CrossFrameSelfAttention(nn.Module):
+    """Wraps one CrossAttention: self-attention reads the anchor frame's keys/values."""
+
+    def __init__(self, inner: CrossAttention, layout: FrameLayout, key: str):
+        super().__init__()
+        self.inner = inner  # a submodule, so the patcher still moves its weights
+        self.__dict__["_layout"] = layout
+        self.__dict__["_key"] = ("controlnet", layout.uid, key)
+
+    def forward(self, x, context=None, value=None, mask=None, transformer_options={}):
+        layout = self._layout
+        inner = self.inner
+        cou = layout.cond_or_uncond
+        if context is not None or value is not None or mask is not None or cou is None:
+            return inner(x, context=context, value=value, mask=mask, transformer_options=transformer_options)
+        groups = len(cou)
+        if x.shape[0] % groups:
+            raise RuntimeError(f"{NODE_NAME}: batch {x.shape[0]} does not split into {groups} guidance groups")
+        store = layout.store
+        if store is not None and store.mode == "use":
+            anchor, _ = store.get(self._key, cou)
+            anchor = anchor.to(x)
+        else:
+            anchor = anchor_of(x, groups)
+            if store is not None:
+                store.put(self._key, cou, anchor, anchor)
+        layout.calls += 1
+        q = inner.to_q(x)
+        k = inner.to_k(anchor)
+        v = inner.to_v(anchor)
+        out = cross_frame_attention(q, k, v, inner.heads, groups, attn_precision=inner.attn_precision)
+        return inner.to_out(out)
+
+
+def _self_attention_paths(control_model: nn.Module) -> list[str]:
+    return [name for name, mod in control_model.named_modules()
+            if name.endswith(".attn1") and isinstance(mod, CrossAttention)]
+
+
+class CrossFrameControlNet(comfy.controlnet.ControlNet):
+    t2vz_cross_frame = True
+
+    def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
+        hint = self.cond_hint_original
+        frames = x_noisy.shape[0] // max(1, batched_number)
+        if isinstance(hint, torch.Tensor) and hint.shape[0] not in (1, frames):
+            raise ValueError(f"{NODE_NAME}: {hint.shape[0]} hint images for {frames} frames; give one hint image "
+                             f"per frame (e.g. the frames of the video you load), or a single image for all frames")
+        layout = self.t2vz_layout
+        layout.cond_or_uncond = list(transformer_options.get("cond_or_uncond") or [0] * batched_number)
+        layout.store = transformer_options.get(ANCHOR_KEY)
+        try:
+            return super().get_control(x_noisy, t, cond, batched_number, transformer_options)
+        finally:
+            layout.cond_or_uncond = None
+            layout.store = None
+
+    def copy(self):
+        c = CrossFrameControlNet(None, global_average_pooling=self.global_average_pooling, load_device=self.load_device,
+                                 manual_cast_dtype=self.manual_cast_dtype)
+        c.control_model = self.control_model
+        c.control_model_wrapped = self.control_model_wrapped
+        c.t2vz_layout = self.t2vz_layout
+        self.copy_to(c)
+        return c
+
+
+def is_cross_frame(control) -> bool:
+    return getattr(control, "t2vz_cross_frame", False)
+
+
+def cross_frame_controlnet(control: comfy.controlnet.ControlNet) -> CrossFrameControlNet:
+    """A copy of ``control`` whose control model attends across frames (clone-scoped)."""
+    if is_cross_frame(control):
+        return control.copy()
+    if type(control) is not comfy.controlnet.ControlNet or getattr(control, "control_model", None) is None:
+        raise TypeError(f"{NODE_NAME} works on ControlNet models (SD1.x, SD2.x, SDXL); this CONTROL_NET is a "
+                        f"{type(control).__name__}, which has no cross-frame form. Connect a regular ControlNet "
+                        f"loaded with Load ControlNet Model.")
+    if previous := getattr(control, "previous_controlnet", None):
+        raise TypeError(f"{NODE_NAME}: connect the CONTROL_NET straight from Load ControlNet Model, before "
+                        f"Apply ControlNet ({type(previous).__name__} is already chained to it)")
+    paths = _self_attention_paths(control.control_model)
+    if not paths:
+        raise TypeError(f"{NODE_NAME}: this ControlNet has no self-attention layers to patch")
+    c = CrossFrameControlNet(None, global_average_pooling=control.global_average_pooling,
+                             load_device=control.load_device, manual_cast_dtype=control.manual_cast_dtype)
+    c.control_model = control.control_model
+    c.control_model_wrapped = control.control_model_wrapped.clone()
+    control.copy_to(c)
+    layout = FrameLayout()
+    c.t2vz_layout = layout
+    model = control.control_model
+    for path in paths:
+        c.control_model_wrapped.add_object_patch(path, CrossFrameSelfAttention(model.get_submodule(path), layout, path))
+    return c
