@@ -77,6 +77,98 @@ WORKFLOWS = {
                                     "codec": "auto"}),
         ],
     },
+    "pose_to_video": {
+        "note": ("Pose-guided video: an OpenPose skeleton video drives the motion, the prompt the look. "
+                 "Cross-frame attention on the model and on the ControlNet keeps the subject consistent; "
+                 "every frame starts from the same noise. Put pose_dance1.mp4 (or any pose video) in "
+                 "ComfyUI/input. Needs an SD1.5 checkpoint ({ckpt}) and the SD1.5 OpenPose ControlNet "
+                 "(control_v11p_sd15_openpose_fp16.safetensors in models/controlnet).").format(ckpt=SD15),
+        "nodes": [
+            (1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
+            (2, "CLIPTextEncode", "Positive prompt", {"text": "an astronaut dancing in outer space, high quality",
+                                                      "clip": (1, 1)}),
+            (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
+            (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
+            (5, "T2VZ_LoadVideo", "Load pose video", {"video": "pose_dance1.mp4", "resolution": 512}),
+            (6, "ControlNetLoader", None, {"control_net_name": "control_v11p_sd15_openpose_fp16.safetensors"}),
+            (7, "T2VZ_CrossFrameControlNet", None, {"control_net": (6, 0)}),
+            (8, "ControlNetApplyAdvanced", None, {"positive": (2, 0), "negative": (3, 0), "control_net": (7, 0),
+                                                  "image": (5, 0), "strength": 1.0, "start_percent": 0.0,
+                                                  "end_percent": 1.0}),
+            (9, "GetImageSize", None, {"image": (5, 0)}),
+            (10, "EmptyLatentImage", None, {"width": (9, 0), "height": (9, 1), "batch_size": (9, 2)}),
+            (11, "T2VZ_VideoKSampler", None, {"model": (4, 0), "positive": (8, 0), "negative": (8, 1),
+                                              "latent_image": (10, 0), "seed": 0, "steps": 20, "cfg": 7.5,
+                                              "sampler_name": "euler", "scheduler": "normal",
+                                              "noise_mode": "shared (same noise for every frame)", "chunk_size": 8,
+                                              "denoise": 1.0}),
+            (12, "VAEDecode", None, {"samples": (11, 0), "vae": (1, 2)}),
+            (13, "CreateVideo", None, {"images": (12, 0), "fps": (5, 1)}),
+            (14, "SaveVideo", None, {"video": (13, 0), "filename_prefix": "T2VZ/pose_to_video", "format": "auto",
+                                     "codec": "auto"}),
+        ],
+    },
+    "canny_to_video": {
+        "note": ("Edge-guided video: Canny edges of a real video drive the shapes, the prompt the look; "
+                 "cross-frame attention on the model and the ControlNet keeps it consistent. Put "
+                 "canny_girl_turning.mp4 (or any video) in ComfyUI/input. Needs an SD1.5 checkpoint ({ckpt}) "
+                 "and the SD1.5 Canny ControlNet (control_v11p_sd15_canny_fp16.safetensors in "
+                 "models/controlnet).").format(ckpt=SD15),
+        "nodes": [
+            (1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
+            (2, "CLIPTextEncode", "Positive prompt", {"text": "oil painting of a beautiful girl, detailed, high quality",
+                                                      "clip": (1, 1)}),
+            (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
+            (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
+            (5, "T2VZ_LoadVideo", "Load video", {"video": "canny_girl_turning.mp4", "resolution": 512}),
+            (6, "T2VZ_CannyEdges", None, {"images": (5, 0), "low_threshold": 100, "high_threshold": 200}),
+            (7, "ControlNetLoader", None, {"control_net_name": "control_v11p_sd15_canny_fp16.safetensors"}),
+            (8, "T2VZ_CrossFrameControlNet", None, {"control_net": (7, 0)}),
+            (9, "ControlNetApplyAdvanced", None, {"positive": (2, 0), "negative": (3, 0), "control_net": (8, 0),
+                                                  "image": (6, 0), "strength": 1.0, "start_percent": 0.0,
+                                                  "end_percent": 1.0}),
+            (10, "GetImageSize", None, {"image": (6, 0)}),
+            (11, "EmptyLatentImage", None, {"width": (10, 0), "height": (10, 1), "batch_size": (10, 2)}),
+            (12, "T2VZ_VideoKSampler", None, {"model": (4, 0), "positive": (9, 0), "negative": (9, 1),
+                                              "latent_image": (11, 0), "seed": 0, "steps": 20, "cfg": 9.0,
+                                              "sampler_name": "euler", "scheduler": "normal",
+                                              "noise_mode": "shared (same noise for every frame)", "chunk_size": 8,
+                                              "denoise": 1.0}),
+            (13, "VAEDecode", None, {"samples": (12, 0), "vae": (1, 2)}),
+            (14, "CreateVideo", None, {"images": (13, 0), "fps": (5, 1)}),
+            (15, "SaveVideo", None, {"video": (14, 0), "filename_prefix": "T2VZ/canny_to_video", "format": "auto",
+                                     "codec": "auto"}),
+        ],
+    },
+    "pix2pix_video_edit": {
+        "note": ("Video Instruct-Pix2Pix: edit a real video with an instruction. InstructPixToPixConditioning "
+                 "adds the frames to the prompts; DualCFGGuider runs the three branches (text+image, image, "
+                 "none) with cfg_conds = text guidance and cfg_cond2_negative = image guidance; "
+                 "cross-frame attention across all three keeps the edit consistent. Put pix2pix_camel.mp4 "
+                 "(or any video) in ComfyUI/input. Needs the InstructPix2Pix checkpoint "
+                 "(instruct-pix2pix-00-22000.safetensors in models/checkpoints)."),
+        "nodes": [
+            (1, "CheckpointLoaderSimple", None, {"ckpt_name": "instruct-pix2pix-00-22000.safetensors"}),
+            (2, "CLIPTextEncode", "Instruction", {"text": "make it Van Gogh Starry Night style", "clip": (1, 1)}),
+            (3, "CLIPTextEncode", "Negative prompt", {"text": "", "clip": (1, 1)}),
+            (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
+            (5, "T2VZ_LoadVideo", "Load video", {"video": "pix2pix_camel.mp4", "resolution": 512}),
+            (6, "InstructPixToPixConditioning", None, {"positive": (2, 0), "negative": (3, 0), "vae": (1, 2),
+                                                       "pixels": (5, 0)}),
+            (7, "DualCFGGuider", None, {"model": (4, 0), "cond1": (6, 0), "cond2": (6, 1), "negative": (3, 0),
+                                        "cfg_conds": 7.5, "cfg_cond2_negative": 1.5, "style": "regular"}),
+            (8, "KSamplerSelect", None, {"sampler_name": "euler_ancestral"}),
+            (9, "BasicScheduler", None, {"model": (4, 0), "scheduler": "normal", "steps": 20, "denoise": 1.0}),
+            (10, "T2VZ_VideoSamplerCustom", None, {"guider": (7, 0), "sampler": (8, 0), "sigmas": (9, 0),
+                                                   "latent_image": (6, 2), "seed": 0,
+                                                   "noise_mode": "shared (same noise for every frame)",
+                                                   "chunk_size": 8}),
+            (11, "VAEDecode", None, {"samples": (10, 0), "vae": (1, 2)}),
+            (12, "CreateVideo", None, {"images": (11, 0), "fps": (5, 1)}),
+            (13, "SaveVideo", None, {"video": (12, 0), "filename_prefix": "T2VZ/pix2pix_video_edit", "format": "auto",
+                                     "codec": "auto"}),
+        ],
+    },
     "text2video_step_by_step": {
         "note": ("The same method as text2video, one step per node: Cross-Frame Attention patches a copy "
                  "of the model; Motion-Field Latent Init denoises frame 0 to T1/T0, copies and moves it "
@@ -101,6 +193,28 @@ WORKFLOWS = {
         ],
     },
 }
+
+
+def _dreambooth_canny():
+    nodes = [n for n in WORKFLOWS["canny_to_video"]["nodes"]]
+    dreambooth = "avatar_style_dreambooth_sd15.safetensors"
+    nodes[0] = (1, "CheckpointLoaderSimple", "DreamBooth checkpoint", {"ckpt_name": dreambooth})
+    nodes[1] = (2, "CLIPTextEncode", "Positive prompt",
+                {"text": "avatar style, a beautiful girl turning her head, detailed", "clip": (1, 1)})
+    nodes = [(15, *n[1:3], {**n[3], "filename_prefix": "T2VZ/dreambooth_canny_to_video"}) if n[0] == 15 else n
+             for n in nodes]
+    return {
+        "note": ("Your own DreamBooth (or fine-tuned) SD1.5 model + the Canny ControlNet: a real video "
+                 "re-rendered in the model's style, as in the original's DreamBooth demos (Avatar, GTA-5, "
+                 "Arcane styles). Put any SD1.5 DreamBooth checkpoint in models/checkpoints and pick it in "
+                 "the loader (the name here is a placeholder), use its trigger words in the prompt, put "
+                 "canny_girl_turning.mp4 (or any video) in ComfyUI/input, and "
+                 "control_v11p_sd15_canny_fp16.safetensors in models/controlnet."),
+        "nodes": nodes,
+    }
+
+
+WORKFLOWS["dreambooth_canny_to_video"] = _dreambooth_canny()
 
 
 def _defs():
@@ -157,7 +271,13 @@ def build(name, wf, defs):
                 src_type = _outputs(defs[next(n[1] for n in wf["nodes"] if n[0] == src)])[0][slot]
                 links.append([link_id, src, slot, nid, None, src_type])
                 out_links.setdefault((src, slot), []).append(link_id)
-                sockets.append({"name": iname, "type": itype, "link": link_id})
+                socket = {"name": iname, "type": itype, "link": link_id}
+                if is_widget:  # a widget fed by a link keeps its place (and value) in widgets_values
+                    socket["widget"] = {"name": iname}
+                    widgets.append(opts.get("default", 0))
+                    if opts.get("control_after_generate"):
+                        widgets.append("fixed")
+                sockets.append(socket)
                 api_inputs[iname] = [str(src), slot]
             else:
                 widgets.append(val)

@@ -30,6 +30,7 @@ from .attention import ANCHOR_KEY, AnchorStore
 logger = logging.getLogger(__name__)
 
 MIN_CHUNK = 2
+VIDEO_FRAMES_KEY = "t2vz_video_frames"  # the whole video's length, while a chunk runs
 
 
 def check_chunk_size(chunk_size: int) -> str | None:
@@ -165,6 +166,7 @@ def handler_class():
                 to = dict(model_options.get("transformer_options", {}))
                 to[ANCHOR_KEY] = store
                 to["t2vz_chunk"] = (i, len(chunks), idx)
+                to[VIDEO_FRAMES_KEY] = frames
                 mo = dict(model_options)
                 mo["transformer_options"] = to
                 sub_t = timestep[idx] if timestep.ndim > 0 and timestep.shape[0] == frames else timestep

@@ -19,6 +19,7 @@ import comfy.controlnet
 from comfy.ldm.modules.attention import CrossAttention
 
 from .attention import ANCHOR_KEY, AnchorStore, anchor_of, cross_frame_attention
+from .chunking import VIDEO_FRAMES_KEY
 
 NODE_NAME = "Cross-Frame ControlNet (T2VZ_CrossFrameControlNet)"
 _ids = itertools.count()
@@ -80,7 +81,8 @@ class CrossFrameControlNet(comfy.controlnet.ControlNet):
         hint = self.cond_hint_original
         frames = x_noisy.shape[0] // max(1, batched_number)
         if isinstance(hint, torch.Tensor) and hint.shape[0] not in (1, frames):
-            raise ValueError(f"{NODE_NAME}: {hint.shape[0]} hint images for {frames} frames; give one hint image "
+            video_frames = transformer_options.get(VIDEO_FRAMES_KEY, frames)  # chunks: say the video's length
+            raise ValueError(f"{NODE_NAME}: {hint.shape[0]} hint images for {video_frames} frames; give one hint image "
                              f"per frame (e.g. the frames of the video you load), or a single image for all frames")
         layout = self.t2vz_layout
         layout.cond_or_uncond = list(transformer_options.get("cond_or_uncond") or [0] * batched_number)

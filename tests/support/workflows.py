@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[2]
 UI_DIR = ROOT / "example_workflows"
 API_DIR = UI_DIR / "api"
 
-TINY = {"width": 64, "height": 64, "steps": 8, "video_length": 4}
+TINY = {"width": 64, "height": 64, "steps": 8, "video_length": 4, "resolution": 64}
+IP2P_NAME = "t2vz_tiny_ip2p_sd15.safetensors"
+CONTROLNET_NAME = "t2vz_tiny_controlnet_sd15.safetensors"
 
 
 def load_api(name: str) -> dict:
@@ -26,7 +28,9 @@ def tiny_api(name: str, **overrides) -> dict:
     for node in prompt.values():
         inputs = node["inputs"]
         if "ckpt_name" in inputs:
-            inputs["ckpt_name"] = CKPT_NAME
+            inputs["ckpt_name"] = IP2P_NAME if "pix2pix" in inputs["ckpt_name"] else CKPT_NAME
+        if "control_net_name" in inputs:
+            inputs["control_net_name"] = CONTROLNET_NAME
         for key, val in wanted.items():
             if key in inputs and not isinstance(inputs[key], list):
                 inputs[key] = val

@@ -1,0 +1,165 @@
+"""Loading videos and Canny edges through the real ComfyUI server: frames that come out as
+PNGs, the file list and upload endpoint the editor uses, and clear errors for bad input
+(the server keeps serving afterwards)."""
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from support.server import execution_error
+
+pytestmark = pytest.mark.server
+
+DANCE = "t2vz_api_dance.mp4"  # 16 frames, 512x512, 4 fps
+
+
+@pytest.fixture(scope="module")
+def server(comfy_server, shared_assets):
+    comfy_server.copy_to_input(shared_assets / "pose_dance1.mp4", DANCE)
+    return comfy_server
+
+
+def _load(video=DANCE, **options):
+    inputs = {"video": video, "frame_load_cap": 0, "skip_first_frames": 0, "select_every_nth": 1,
+              "resolution": 0, "output_fps": 0.0, "start_time": 0.0, "end_time": 0.0}
+    inputs.update(options)
+    return {"1": {"class_type": "T2VZ_LoadVideo", "inputs": inputs}}
+
+
+def _save(prompt, source=("1", 0)):
+    prompt["9"] = {"class_type": "SaveImage",
+                   "inputs": {"images": list(source), "filename_prefix": f"t2vz_video_io/{uuid.uuid4().hex[:8]}"}}
+    return prompt
+
+
+def _canny(prompt, low=100, high=200):
+    prompt["2"] = {"class_type": "T2VZ_CannyEdges", "inputs": {"images": ["1", 0], "low_threshold": low,
+                                                               "high_threshold": high}}
+    return _save(prompt, ("2", 0))
+
+
+def _pngs(server, prompt):
+    entry = server.run(prompt)
+    assert entry["status"]["status_str"] == "success", execution_error(entry)
+    return np.stack([np.asarray(Image.open(p)) for p in sorted(server.output_files(entry, node_id="9"))])
+
+
+def test_load_video_to_png_frames(server):
+    frames = _pngs(server, _save(_load(select_every_nth=2, resolution=256)))
+    assert frames.shape == (8, 256, 256, 3)
+    capped = _pngs(server, _save(_load(frame_load_cap=3, skip_first_frames=5)))
+    assert capped.shape == (3, 512, 512, 3)
+    assert np.abs(capped[0].astype(int) - capped[2].astype(int)).mean() > 1.0  # different frames of the dance
+
+
+def test_load_video_to_canny_edges(server):
+    edges = _pngs(server, _canny(_load(frame_load_cap=4, resolution=256)))
+    assert edges.shape == (4, 256, 256, 3)
+    assert set(np.unique(edges)) == {0, 255}  # white edges on black
+    assert (edges[..., 0] == edges[..., 2]).all()
+    assert 0.001 < (edges > 0).mean() < 0.3
+
+
+def test_object_info_lists_the_input_videos(server):
+    spec = server.object_info("T2VZ_LoadVideo")["T2VZ_LoadVideo"]["input"]["required"]["video"]
+    assert spec[0] == "COMBO" and spec[1]["video_upload"] is True
+    assert DANCE in spec[1]["options"]
+
+
+def _upload(server, data: bytes, filename: str, subfolder: str = "") -> dict:
+    """POST /upload/image as the editor's upload button does (multipart, type=input)."""
+    boundary = uuid.uuid4().hex
+    fields = [("type", None, b"input"), ("subfolder", None, subfolder.encode()), ("image", filename, data)]
+    body = b""
+    for name, fname, value in fields:
+        disp = f'form-data; name="{name}"' + (f'; filename="{fname}"' if fname else "")
+        ctype = "Content-Type: video/mp4\r\n" if fname else ""
+        body += f"--{boundary}\r\nContent-Disposition: {disp}\r\n{ctype}\r\n".encode() + value + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    req = urllib.request.Request(server.url + "/upload/image", data=body, method="POST",
+                                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_uploaded_video_is_listed_and_loads(server, shared_assets):
+    name = f"t2vz_upload_{uuid.uuid4().hex[:6]}.mp4"
+    reply = _upload(server, (shared_assets / "canny_girl_turning.mp4").read_bytes(), name)
+    assert reply == {"name": name, "subfolder": "", "type": "input"}
+    assert (server.input_dir / name).is_file()
+    options = server.object_info("T2VZ_LoadVideo")["T2VZ_LoadVideo"]["input"]["required"]["video"][1]["options"]
+    assert name in options
+    assert _pngs(server, _save(_load(name, resolution=128))).shape == (8, 128, 128, 3)
+    # into a subfolder: the editor then sets the widget to "clips/<name>"
+    reply = _upload(server, (shared_assets / "pix2pix_camel.mp4").read_bytes(), name, subfolder="clips")
+    assert reply["subfolder"] == "clips"
+    assert _pngs(server, _save(_load(f"clips/{name}", frame_load_cap=2))).shape == (2, 512, 512, 3)
+
+
+def _bad_file(server, name, data):
+    (server.input_dir / name).write_bytes(data)
+    return name
+
+
+def _symlink_out(server, shared_assets):
+    link = server.input_dir / "t2vz_link_out.mp4"
+    if not link.is_symlink():
+        os.symlink(shared_assets / "pose_dance1.mp4", link)
+    return link.name
+
+
+# (id, prompt(server, shared_assets), where, needles)
+CASES = [
+    ("dotdot path", lambda s, a: _save(_load("../" + DANCE)), "queue",
+     ["video '../t2vz_api_dance.mp4' points outside ComfyUI's input folder"]),
+    ("absolute path", lambda s, a: _save(_load(str(a / "pose_dance1.mp4"))), "queue",
+     ["is an absolute path", "upload the video"]),
+    ("symlink out", lambda s, a: _save(_load(_symlink_out(s, a))), "queue", ["points outside"]),
+    ("missing file", lambda s, a: _save(_load("nope.mp4")), "queue",
+     ["video 'nope.mp4' was not found in ComfyUI's input folder"]),
+    ("end before start", lambda s, a: _save(_load(start_time=2.0, end_time=1.0)), "queue",
+     ["end_time (1.0) must be greater than start_time (2.0)"]),
+    ("negative skip", lambda s, a: _save(_load(skip_first_frames=-2)), "queue",
+     ["skip_first_frames (-2) must be 0 or more"]),
+    ("canny low>high", lambda s, a: _canny(_load(), low=250, high=100), "queue",
+     ["low_threshold (250) must not be greater than high_threshold (100)"]),
+    ("zero frames", lambda s, a: _save(_load(skip_first_frames=16)), "run",
+     ["skip_first_frames (16) skips every frame", "has 16 frames", "use a value below 16"]),
+    ("start after end", lambda s, a: _save(_load(start_time=9.0)), "run",
+     ["start_time (9.0 s) is at or after the end of the video", "16 frames"]),
+    ("corrupt file", lambda s, a: _save(_load(_bad_file(s, "t2vz_truncated.mp4",
+                                                        (a / "pose_dance1.mp4").read_bytes()[:2048]))), "run",
+     ["video 't2vz_truncated.mp4' is not a readable video", "truncated or corrupt", "moov atom not found"]),
+    ("text renamed mp4", lambda s, a: _save(_load(_bad_file(s, "t2vz_notes.mp4", b"shopping list\n" * 30))), "run",
+     ["video 't2vz_notes.mp4' is not a readable video", "not a video format"]),
+]
+
+
+@pytest.mark.parametrize("case_id,make,where,needles", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gets_a_clear_message(server, shared_assets, case_id, make, where, needles):
+    reply = server.queue(make(server, shared_assets))
+    if where == "queue":
+        assert "prompt_id" not in reply and reply.get("node_errors"), f"{case_id} was accepted: {reply}"
+        text = json.dumps(reply["node_errors"])
+    else:
+        assert "prompt_id" in reply and not reply.get("node_errors"), f"{case_id} refused at queue time: {reply}"
+        entry = server.wait(reply["prompt_id"])
+        assert entry["status"]["status_str"] == "error"
+        err = execution_error(entry)
+        assert err["node_type"] == "T2VZ_LoadVideo"
+        assert "Traceback" not in err["exception_message"]
+        text = err["exception_message"]
+    for needle in needles:
+        assert needle in text, f"{case_id}: {needle!r} not in {text[:1500]}"
+
+
+def test_server_keeps_serving_after_bad_videos(server):
+    bad = server.run(_save(_load(_bad_file(server, "t2vz_notes2.mp4", b"not a video"))))
+    assert bad["status"]["status_str"] == "error"
+    assert _pngs(server, _save(_load(frame_load_cap=2, resolution=64))).shape == (2, 64, 64, 3)

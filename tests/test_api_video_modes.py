@@ -1,0 +1,69 @@
+"""Pose, edge and Instruct-Pix2Pix videos through the real server, with the seed videos."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from support.media import read_video
+from support.server import execution_error
+from support.workflows import node_id, tiny_api
+
+pytestmark = pytest.mark.server
+
+CASES = [  # workflow, input video, its frame count
+    ("pose_to_video", "pose_dance1.mp4", 16),
+    ("canny_to_video", "canny_girl_turning.mp4", 8),
+    ("dreambooth_canny_to_video", "canny_girl_turning.mp4", 8),
+    ("pix2pix_video_edit", "pix2pix_camel.mp4", 8),
+]
+
+
+@pytest.fixture(scope="module")
+def server(comfy_server, shared_assets, tiny_controlnet, tiny_ip2p):
+    for name in {c[1] for c in CASES}:
+        shutil.copyfile(shared_assets / name, comfy_server.input_dir / name)
+    return comfy_server
+
+
+def _prompt(workflow, seed, prefix):
+    p = tiny_api(workflow, steps=3, seed=seed)
+    p["80"] = {"class_type": "SaveImage",
+               "inputs": {"images": [node_id(p, "VAEDecode"), 0], "filename_prefix": prefix}}
+    p[node_id(p, "SaveVideo")]["inputs"]["filename_prefix"] = prefix
+    return p
+
+
+def _run(server, prompt):
+    entry = server.run(prompt, timeout=600)
+    assert entry["status"]["status_str"] == "success", execution_error(entry)
+    mp4 = server.output_files(entry, node_id=node_id(prompt, "SaveVideo"))[0]
+    pngs = np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id="80"))])
+    return read_video(mp4), pngs
+
+
+@pytest.mark.parametrize("workflow,video,frames", CASES, ids=[c[0] for c in CASES])
+def test_video_mode_gives_the_inputs_frame_count_and_size(server, workflow, video, frames):
+    (mp4_frames, fps), pngs = _run(server, _prompt(workflow, 5, f"{workflow}/a"))
+    assert mp4_frames.shape == (frames, 64, 64, 3)
+    assert pngs.shape == (frames, 64, 64, 3)
+    src_fps = read_video(server.input_dir / video)[1]
+    assert fps == pytest.approx(src_fps)
+    # same seed, same frames (lossless PNGs; core's h264 encoder is not bit-reproducible)
+    _, again = _run(server, _prompt(workflow, 5, f"{workflow}/b"))
+    assert np.array_equal(pngs, again)
+
+
+def test_hint_count_must_match_the_frame_count(server):
+    p = tiny_api("pose_to_video", steps=2)
+    size = node_id(p, "GetImageSize")
+    p["81"] = {"class_type": "ImageFromBatch", "inputs": {"image": [node_id(p, "T2VZ_LoadVideo"), 0],
+                                                          "batch_index": 0, "length": 10}}
+    p[node_id(p, "ControlNetApplyAdvanced")]["inputs"]["image"] = ["81", 0]
+    entry = server.run(p, timeout=300)
+    assert entry["status"]["status_str"] == "error"
+    err = execution_error(entry)["exception_message"]
+    assert "10 hint images for 16 frames; give one hint image per frame" in err
+    assert size  # the latent still has the video's 16 frames
