@@ -67,3 +67,33 @@ def test_hint_count_must_match_the_frame_count(server):
     err = execution_error(entry)["exception_message"]
     assert "10 hint images for 16 frames; give one hint image per frame" in err
     assert size  # the latent still has the video's 16 frames
+
+
+def test_users_model_and_controlnet_are_untouched(server):
+    """A plain core graph with the same MODEL and CONTROL_NET gives bit-identical images
+    before and after a cross-frame pose run in the same server."""
+    def plain(prefix):
+        p = tiny_api("pose_to_video", steps=2)
+        # core only: Apply ControlNet with the original CONTROL_NET, KSampler on the original MODEL
+        p[node_id(p, "ControlNetApplyAdvanced")]["inputs"]["control_net"] = [node_id(p, "ControlNetLoader"), 0]
+        vks = node_id(p, "T2VZ_VideoKSampler")
+        inputs = p[vks]["inputs"]
+        p[vks] = {"class_type": "KSampler", "inputs": {
+            "model": ["1", 0], "positive": inputs["positive"], "negative": inputs["negative"],
+            "latent_image": inputs["latent_image"], "seed": 3, "steps": 2, "cfg": 7.5, "sampler_name": "euler",
+            "scheduler": "normal", "denoise": 1.0}}
+        for nid in [k for k, v in p.items() if v["class_type"] in ("CreateVideo", "SaveVideo", "T2VZ_CrossFrameAttention",
+                                                                  "T2VZ_CrossFrameControlNet")]:
+            del p[nid]
+        p["80"] = {"class_type": "SaveImage", "inputs": {"images": [node_id(p, "VAEDecode"), 0],
+                                                         "filename_prefix": prefix}}
+        entry = server.run(p, timeout=300)
+        assert entry["status"]["status_str"] == "success", execution_error(entry)
+        cached = {n for ev, d in entry["status"]["messages"] if ev == "execution_cached" for n in d.get("nodes", [])}
+        assert vks not in cached
+        return np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id="80"))])
+
+    before = plain("untouched_cn/before")
+    _run(server, _prompt("pose_to_video", 9, "untouched_cn/t2vz"))
+    after = plain("untouched_cn/after")
+    assert np.array_equal(before, after)
