@@ -35,10 +35,11 @@ def _sampling_inputs() -> list[io.Input]:
 
 def _video_inputs() -> list[io.Input]:
     return [
-        io.Int.Input("width", default=512, min=16, max=MAX_RES, step=8,
-                     tooltip="Frame width in pixels, a multiple of 8."),
-        io.Int.Input("height", default=512, min=16, max=MAX_RES, step=8,
-                     tooltip="Frame height in pixels, a multiple of 8."),
+        io.Int.Input("width", default=0, min=0, max=MAX_RES, step=8,
+                     tooltip="Frame width in pixels, a multiple of 8; 0 = the model's native size "
+                         "(512 for SD1.x, 768 for SD2.x 768-v, 1024 for SDXL)."),
+        io.Int.Input("height", default=0, min=0, max=MAX_RES, step=8,
+                     tooltip="Frame height in pixels, a multiple of 8; 0 = the model's native size."),
         io.Int.Input("video_length", default=8, min=1, max=4096,
                      tooltip="Number of frames."),
         io.Float.Input("motion_field_strength_x", default=12.0, min=-512.0, max=512.0, step=0.5,
@@ -92,8 +93,8 @@ def _check(steps=None, t0=None, t1=None, t_mode=None, width=None, height=None) -
         if val is not None:
             if val % 8:
                 return f"{name} ({val}) must be a multiple of 8 (for example {max(MIN_RES, val // 8 * 8)})"
-            if not MIN_RES <= val <= MAX_RES:
-                return f"{name} ({val}) must be between {MIN_RES} and {MAX_RES}"
+            if val != 0 and not MIN_RES <= val <= MAX_RES:
+                return f"{name} ({val}) must be 0 (the model's native size) or between {MIN_RES} and {MAX_RES}"
     if None not in (steps, t0, t1):
         msg = timing.check(steps, t0, t1, t_mode or timing.REL_50)
         if msg:

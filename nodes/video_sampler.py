@@ -34,6 +34,8 @@ def _check_noise(noise_mode=None):
 
 
 def _run(guider, model, sampler, sigmas, latent, seed, noise_mode, chunk_size):
+    from ..t2vz_core import controlnet
+    controlnet.check_controlnets_fit(model, *guider.original_conds.values())
     samples, ids = _latent_frames(latent, model)
     msg = _check_video(chunk_size=chunk_size)
     if msg is not True:

@@ -132,3 +132,37 @@ def cross_frame_controlnet(control: comfy.controlnet.ControlNet) -> CrossFrameCo
     for path in paths:
         c.control_model_wrapped.add_object_patch(path, CrossFrameSelfAttention(model.get_submodule(path), layout, path))
     return c
+
+
+def _context_dim(module: nn.Module) -> int | None:
+    for name, mod in module.named_modules():
+        if name.endswith(".attn2") and isinstance(mod, CrossAttention):
+            return mod.to_k.in_features if hasattr(mod.to_k, "in_features") else None
+    return None
+
+
+def _family(dim: int | None) -> str:
+    return {768: "SD1.x", 1024: "SD2.x", 2048: "SDXL"}.get(dim, f"text width {dim}")
+
+
+def check_controlnets_fit(model_patcher, *conds_lists) -> None:
+    """A clear error, before sampling, for a ControlNet made for another model family
+    (an SD1.5 ControlNet on SDXL, or the reverse), instead of a shape error mid-run."""
+    unet_dim = _context_dim(model_patcher.get_model_object("diffusion_model"))
+    if unet_dim is None:
+        return
+    seen = set()
+    for conds in conds_lists:
+        for c in conds or []:
+            d = c if isinstance(c, dict) else (c[1] if isinstance(c, (list, tuple)) and len(c) > 1 else {})
+            ctrl = d.get("control")
+            while ctrl is not None and id(ctrl) not in seen:
+                seen.add(id(ctrl))
+                cm = getattr(ctrl, "control_model", None)
+                dim = _context_dim(cm) if isinstance(cm, nn.Module) else None
+                if dim is not None and dim != unet_dim:
+                    raise ValueError(
+                        f"The ControlNet ({_family(dim)}, text width {dim}) does not fit the model "
+                        f"({_family(unet_dim)}, text width {unet_dim}): load a {_family(unet_dim)} ControlNet "
+                        f"in Load ControlNet Model, or a {_family(dim)} checkpoint.")
+                ctrl = getattr(ctrl, "previous_controlnet", None)

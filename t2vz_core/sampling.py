@@ -101,6 +101,31 @@ def _sample(model, noise, latent, sigmas, positive, negative, cfg, sampler_name,
                                       seed=seed)
 
 
+def native_size(model) -> int:
+    """The square size a UNet checkpoint was trained at: 1024 for SDXL-family, 768 for
+    SD2.x v-prediction, else 512 (SD1.x, SD2.x base)."""
+    import comfy.model_base
+    import comfy.model_sampling
+    m = model.model
+    if isinstance(m, comfy.model_base.SDXL) or type(m).__name__.startswith("SDXL"):
+        return 1024
+    if isinstance(m, comfy.model_base.SD21UNCLIP) or (
+            type(m).__name__ == "BaseModel" and isinstance(model.get_model_object("model_sampling"),
+                                                            comfy.model_sampling.V_PREDICTION)):
+        return 768
+    return 512
+
+
+def resolve_size(model, width: int, height: int) -> tuple[int, int]:
+    """0 means the model's native size; a size far below it gets a warning, not a guess."""
+    native = native_size(model)
+    w, h = width or native, height or native
+    if max(w, h) < native * 0.7:
+        logger.warning("%dx%d is small for this model (trained at %dx%d); expect poor frames, or set width/height "
+                       "to 0 for the native size", w, h, native, native)
+    return w, h
+
+
 def latent_shape(model, width: int, height: int) -> tuple[int, int, int]:
     lf = model.get_model_object("latent_format")
     return (lf.latent_channels, height // 8, width // 8)
@@ -167,6 +192,8 @@ def sample_video(model, positive, negative, latent_t1: torch.Tensor, sigmas_tail
     frames per model call (0: all at once); frame 0 must be the first latent."""
     n_chunks = len(chunking.plan(latent_t1.shape[0], chunk_size))
     cb = progress.callback(offset, n_chunks) if progress else None
+    from . import controlnet
+    controlnet.check_controlnets_fit(model, positive, negative)
     if n_chunks > 1:
         model = chunking.apply(model, chunk_size, progress.tick if progress else None)
     return _sample(model, torch.zeros_like(latent_t1), latent_t1, sigmas_tail, positive, negative, cfg,
@@ -182,6 +209,7 @@ class Text2VideoResult:
 
 def init_video(model, positive, negative, seed, cfg, sampler_name, sigmas, timing: Timing,
                width, height, frame_ids, motion_settings, progress=None) -> Text2VideoResult:
+    width, height = resolve_size(model, width, height)
     shape = latent_shape(model, width, height)
     first = first_frame(model, positive, negative, seed, cfg, sampler_name, sigmas, timing, shape, progress)
     latent_t1 = propagate(model, first, sigmas, timing, seed, frame_ids, motion_settings)

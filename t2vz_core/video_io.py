@@ -322,15 +322,37 @@ def probe_video(path: str, name: str | None = None) -> VideoInfo:
 
 def decode_frames(path: str, info: VideoInfo, indices: list[int], name: str | None = None) -> np.ndarray:
     """(len(indices), H, W, 3) uint8 RGB of the source frames at ``indices`` (non-decreasing).
-    Decodes from the start up to the last index only; other frames are not kept."""
+    Decodes from the start up to the last index only; other frames are not kept.
+
+    Every decoded frame comes out exactly once ("passthrough"): by default ffmpeg duplicates and
+    drops frames of variable-frame-rate videos to a constant rate. The option is -fps_mode since
+    ffmpeg 5.1 (-vsync, before it, is gone in 8)."""
     name = name or os.path.basename(path)
+    out, decoded, surplus, returncode, err = _decode(path, info, indices, ("-fps_mode", "passthrough"))
+    if out is None and decoded == 0 and "Unrecognized option 'fps_mode'" in err:  # ffmpeg < 5.1
+        out, decoded, surplus, returncode, err = _decode(path, info, indices, ("-vsync", "passthrough"))
+    if out is None:
+        raise _unreadable(path, name, f"decoded only {decoded} of its {info.frame_count} frames "
+                                      f"(exit {returncode}): {_tail(err) or 'no error message'}")
+    if surplus:
+        raise VideoIOError(f"video '{name}': ffmpeg's frames are not {info.width}x{info.height} as its header "
+                           f"says; re-encode the video (e.g. ffmpeg -i in.mp4 out.mp4)")
+    if err.strip():
+        logger.warning("ffmpeg reported problems decoding %s: %s", name, _tail(err))
+    return out
+
+
+def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[str, str]):
+    """(frames, or None if some index was not reached; frames decoded; whether ffmpeg sent more bytes than
+    that many frames of the probed size; exit code; stderr)."""
     w, h = info.width, info.height
     frame_bytes = w * h * 3
     last = indices[-1]
     out = np.empty((len(indices), h, w, 3), dtype=np.uint8)
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0",
-            "-frames:v", str(last + 1), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+            *passthrough, "-frames:v", str(last + 1), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     pos = decoded = 0
+    surplus = False
     with tempfile.TemporaryFile() as errf:  # a file, not a pipe: a chatty ffmpeg cannot block
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errf, stdin=subprocess.DEVNULL)
         try:
@@ -342,21 +364,13 @@ def decode_frames(path: str, info: VideoInfo, indices: list[int], name: str | No
                     out[pos] = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
                     pos += 1
                 decoded += 1
-            extra = proc.stdout.read(1) if decoded > last else b""
+            surplus = decoded > last and bool(proc.stdout.read(1))  # -frames:v stops at last + 1
         finally:
             proc.stdout.close()
             returncode = proc.wait()
         errf.seek(0)
         err = errf.read().decode("utf-8", "replace")
-    if pos < len(indices):
-        raise _unreadable(path, name, f"decoded only {decoded} of its {info.frame_count} frames "
-                                      f"(exit {returncode}): {_tail(err) or 'no error message'}")
-    if extra:
-        raise VideoIOError(f"video '{name}': ffmpeg's frames are not {w}x{h} as its header says; "
-                           f"re-encode the video (e.g. ffmpeg -i in.mp4 out.mp4)")
-    if err.strip():
-        logger.warning("ffmpeg reported problems decoding %s: %s", name, _tail(err))
-    return out
+    return (out if pos == len(indices) else None), decoded, surplus, returncode, err
 
 
 def read_video(path: str, *, frame_load_cap: int = 0, skip_first_frames: int = 0, select_every_nth: int = 1,

@@ -203,3 +203,11 @@ def test_progress_counts_steps_times_chunks(tiny, monkeypatch):
     values = [v for v, _ in seen]
     assert values == sorted(values) and values[-1] == 31
     assert len(set(values)) == 31  # every chunk of every step moved the bar
+
+
+def test_zero_size_means_the_models_native_size(tiny):
+    model, pos, neg, _ = tiny
+    from t2vz_core import sampling
+    assert sampling.native_size(model) == 512
+    assert sampling.resolve_size(model, 0, 0) == (512, 512)
+    assert sampling.resolve_size(model, 64, 0) == (64, 512)
