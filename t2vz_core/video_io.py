@@ -326,7 +326,7 @@ def decode_frames(path: str, info: VideoInfo, indices: list[int], name: str | No
 
     Every decoded frame comes out exactly once ("passthrough"): by default ffmpeg duplicates and
     drops frames of variable-frame-rate videos to a constant rate. The option is -fps_mode since
-    ffmpeg 5.1 (-vsync, before it, is gone in 8)."""
+    ffmpeg 5.1; -vsync, used before it, is gone from recent versions."""
     name = name or os.path.basename(path)
     out, decoded, surplus, returncode, err = _decode(path, info, indices, ("-fps_mode", "passthrough"))
     if out is None and decoded == 0 and "Unrecognized option 'fps_mode'" in err:  # ffmpeg < 5.1

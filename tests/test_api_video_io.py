@@ -72,6 +72,23 @@ def test_object_info_lists_the_input_videos(server):
     assert DANCE in spec[1]["options"]
 
 
+def _cached_nodes(entry) -> set[str]:
+    return {n for ev, data in entry["status"]["messages"] if ev == "execution_cached" for n in data.get("nodes", [])}
+
+
+def test_a_changed_file_is_loaded_again(server, shared_assets):
+    name = server.copy_to_input(shared_assets / "pose_dance1.mp4", "t2vz_changing.mp4")
+    prompt = _save(_load(name, resolution=64))
+    first = server.run(prompt)
+    again = server.run(prompt)
+    assert "1" in _cached_nodes(again)  # unchanged file: cached (the fingerprint is stable)
+    assert len(server.output_files(first, node_id="9")) == 16
+    server.copy_to_input(shared_assets / "canny_girl_turning.mp4", name)
+    changed = server.run(prompt)
+    assert "1" not in _cached_nodes(changed)
+    assert len(server.output_files(changed, node_id="9")) == 8
+
+
 def _upload(server, data: bytes, filename: str, subfolder: str = "") -> dict:
     """POST /upload/image as the editor's upload button does (multipart, type=input)."""
     boundary = uuid.uuid4().hex

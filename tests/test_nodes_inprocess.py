@@ -14,8 +14,15 @@ import nodes
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
 from t2vz_core import attention
 
-PACK_IDS = ["T2VZ_CrossFrameAttention", "T2VZ_MotionFieldLatentInit", "T2VZ_VideoSampler", "T2VZ_Sampler",
-            "T2VZ_SaveGIF"]
+EXPECTED_IDS = {"T2VZ_CrossFrameAttention", "T2VZ_CrossFrameControlNet", "T2VZ_MotionFieldLatentInit",
+                "T2VZ_VideoSampler", "T2VZ_Sampler", "T2VZ_VideoKSampler", "T2VZ_VideoSamplerCustom",
+                "T2VZ_LoadVideo", "T2VZ_CannyEdges", "T2VZ_SaveGIF"}
+PACK_IDS = sorted(k for k in nodes.NODE_CLASS_MAPPINGS if k.startswith("T2VZ_"))
+
+
+def test_every_released_node_id_is_still_registered():
+    """Node ids are forever: a saved workflow must keep loading."""
+    assert EXPECTED_IDS <= set(PACK_IDS)
 
 
 @pytest.fixture(scope="module")

@@ -168,6 +168,45 @@ def test_rotated_video_comes_out_upright(shared_assets, tmp_path):
     assert torch.equal(torch.rot90(a, 1, dims=(1, 2)), b)
 
 
+def _vfr_video(shared_assets, tmp_path):
+    """16 frames: 8 at 4 fps, then 8 one second apart (a variable frame rate)."""
+    path = tmp_path / "vfr.mp4"
+    _ffmpeg("-i", str(shared_assets / "pose_dance1.mp4"), "-vf",
+            "setpts='if(lt(N,8),N*0.25/TB,(2+(N-8))/TB)',scale=64:64", "-fps_mode", "vfr", "-c:v", "libx264", str(path))
+    return path
+
+
+def test_variable_frame_rate_gives_each_frame_once(shared_assets, tmp_path):
+    path = _vfr_video(shared_assets, tmp_path)
+    video = video_io.read_video(str(path))
+    ref, _ = read_with_pyav(path)  # PyAV hands out every decoded frame once
+    assert video.source.frame_count == 16 and tuple(video.images.shape) == (16, 64, 64, 3)
+    assert np.abs(video.images.numpy() * 255.0 - ref).max() <= 1.0
+
+
+def test_old_ffmpeg_without_fps_mode(shared_assets, tmp_path, monkeypatch):
+    """ffmpeg < 5.1 only knows -vsync: a wrapper that refuses -fps_mode and maps -vsync back."""
+    real = video_io.ffmpeg_exe()
+    path = _vfr_video(shared_assets, tmp_path)
+    wrapper = tmp_path / "old-ffmpeg"
+    wrapper.write_text(f"""#!/bin/sh
+for a in "$@"; do [ "$a" = "-fps_mode" ] && {{ echo "Unrecognized option 'fps_mode'." >&2; exit 1; }}; done
+for a in "$@"; do [ "$a" = "-vsync" ] && a="-fps_mode"; set -- "$@" "$a"; shift; done
+exec {real} "$@"
+""")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv(video_io.ENV_FFMPEG, str(wrapper))
+    video_io.ffmpeg_exe.cache_clear()
+    try:
+        assert video_io.ffmpeg_exe() == str(wrapper)
+        video = video_io.read_video(str(path))
+    finally:
+        monkeypatch.undo()
+        video_io.ffmpeg_exe.cache_clear()
+    assert tuple(video.images.shape) == (16, 64, 64, 3)
+    assert torch.equal(video.images, video_io.read_video(str(path)).images)
+
+
 def test_unreadable_files(shared_assets, tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("these are my notes, not a video\n" * 20)
