@@ -53,10 +53,10 @@ class LoadVideo(io.ComfyNode):
                                             "0 = to the end of the video.")),
             ],
             outputs=[
-                io.Image.Output("images", tooltip="The selected frames, in order (frames, height, width, 3)."),
-                io.Float.Output("fps", tooltip="Frames per second of the output: the video's fps or output_fps, "
+                io.Image.Output("images", display_name="IMAGE", tooltip="The selected frames, in order (frames, height, width, 3)."),
+                io.Float.Output("fps", display_name="fps", tooltip="Frames per second of the output: the video's fps or output_fps, "
                                 "divided by select_every_nth. Connect it to Save GIF / Create Video."),
-                io.Int.Output("frame_count", tooltip="Number of frames output (use it as video_length)."),
+                io.Int.Output("frame_count", display_name="frame_count", tooltip="Number of frames output (use it as video_length)."),
             ],
         )
 
