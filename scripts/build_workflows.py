@@ -216,6 +216,66 @@ def _dreambooth_canny():
 
 WORKFLOWS["dreambooth_canny_to_video"] = _dreambooth_canny()
 
+SDXL = "sd_xl_base_1.0.safetensors"
+SDXL_NOTE = ("Needs an SDXL checkpoint in models/checkpoints, for example {ckpt} (SDXL fine-tunes and "
+             "SDXL-family models such as Segmind Vega or KOALA work too). SDXL is made for 1024×1024; "
+             "the prompts use CLIP Text Encode (SDXL) so each frame carries SDXL's size/crop conditioning.").format(ckpt=SDXL)
+
+
+def _sdxl_prompts(text, negative):
+    size = {"width": 1024, "height": 1024, "crop_w": 0, "crop_h": 0, "target_width": 1024, "target_height": 1024}
+    return [
+        (2, "CLIPTextEncodeSDXL", "Positive prompt (SDXL)", {"clip": (1, 1), **size, "text_g": text, "text_l": text}),
+        (3, "CLIPTextEncodeSDXL", "Negative prompt (SDXL)", {"clip": (1, 1), **size, "text_g": negative,
+                                                             "text_l": negative}),
+    ]
+
+
+WORKFLOWS["sdxl_text2video"] = {
+    "note": ("Text-to-video on SDXL with the same pack nodes: no SDXL-specific node is needed. The motion "
+             "strength keeps its meaning (pixels of a 512-pixel frame, i.e. a fraction of the frame), and "
+             "t0/t1 are scaled to the step count. " + SDXL_NOTE),
+    "nodes": [
+        (1, "CheckpointLoaderSimple", None, {"ckpt_name": SDXL}),
+        *_sdxl_prompts("a panda playing guitar on times square, high quality", NEGATIVE),
+        (4, "T2VZ_Sampler", None, {"model": (1, 0), "positive": (2, 0), "negative": (3, 0),
+                                   **_sampling_settings(), **_t2v_video_settings(width=1024, height=1024),
+                                   "chunk_size": 8, "use_cf_attn": True}),
+        (5, "VAEDecode", None, {"samples": (4, 0), "vae": (1, 2)}),
+        (6, "CreateVideo", None, {"images": (5, 0), "fps": 4.0}),
+        (7, "SaveVideo", None, {"video": (6, 0), "filename_prefix": "T2VZ/sdxl_text2video", "format": "auto",
+                                "codec": "auto"}),
+    ],
+}
+
+WORKFLOWS["sdxl_pose_to_video"] = {
+    "note": ("Pose-guided video on SDXL: an SDXL OpenPose ControlNet (e.g. thibaud/controlnet-openpose-sdxl-1.0, "
+             "saved as OpenPoseXL2.safetensors in models/controlnet) with cross-frame attention on the model and "
+             "the ControlNet, shared noise. Put pose_dance1.mp4 (or any pose video) in ComfyUI/input. " + SDXL_NOTE),
+    "nodes": [
+        (1, "CheckpointLoaderSimple", None, {"ckpt_name": SDXL}),
+        *_sdxl_prompts("an astronaut dancing in outer space, high quality", NEGATIVE),
+        (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
+        (5, "T2VZ_LoadVideo", "Load pose video", {"video": "pose_dance1.mp4", "resolution": 1024}),
+        (6, "ControlNetLoader", None, {"control_net_name": "OpenPoseXL2.safetensors"}),
+        (7, "T2VZ_CrossFrameControlNet", None, {"control_net": (6, 0)}),
+        (8, "ControlNetApplyAdvanced", None, {"positive": (2, 0), "negative": (3, 0), "control_net": (7, 0),
+                                              "image": (5, 0), "strength": 1.0, "start_percent": 0.0,
+                                              "end_percent": 1.0}),
+        (9, "GetImageSize", None, {"image": (5, 0)}),
+        (10, "EmptyLatentImage", None, {"width": (9, 0), "height": (9, 1), "batch_size": (9, 2)}),
+        (11, "T2VZ_VideoKSampler", None, {"model": (4, 0), "positive": (8, 0), "negative": (8, 1),
+                                          "latent_image": (10, 0), "seed": 0, "steps": 25, "cfg": 7.0,
+                                          "sampler_name": "euler", "scheduler": "normal",
+                                          "noise_mode": "shared (same noise for every frame)", "chunk_size": 4,
+                                          "denoise": 1.0}),
+        (12, "VAEDecode", None, {"samples": (11, 0), "vae": (1, 2)}),
+        (13, "CreateVideo", None, {"images": (12, 0), "fps": (5, 1)}),
+        (14, "SaveVideo", None, {"video": (13, 0), "filename_prefix": "T2VZ/sdxl_pose_to_video", "format": "auto",
+                                 "codec": "auto"}),
+    ],
+}
+
 
 def _defs():
     from support import comfy_env

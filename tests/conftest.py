@@ -136,3 +136,23 @@ def tiny_ip2p() -> Path:
     from support.tiny_control import ensure_tiny_ip2p
 
     return ensure_tiny_ip2p()
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl() -> Path:
+    """Path of the cached tiny SDXL-family checkpoint in the host's models/checkpoints
+    (ComfyUI detects KOALA_700M, an SDXL config: comfy.model_base.SDXL, CLIP-L + bigG, SDXL
+    latent format); load it with nodes.CheckpointLoaderSimple by its file name. ~2 GB (the
+    full-size text encoders), built once in ~20 s."""
+    from support.tiny_sdxl import ensure_tiny_sdxl
+
+    return ensure_tiny_sdxl()
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl_controlnet() -> Path:
+    """Path of the cached tiny SDXL ControlNet (the tiny SDXL UNet's encoder, with label_emb;
+    LDM layout, non-zero zero-convs) in the host's models/controlnet."""
+    from support.tiny_sdxl import ensure_tiny_sdxl_controlnet
+
+    return ensure_tiny_sdxl_controlnet()

@@ -24,12 +24,17 @@ DIM, HEADS, DHEAD, CTX = 64, 2, 32, 48
 BLOCK_KEY = ("input", 1, 0)
 
 
-def _blocks(seed=0):
+# SDXL's attention blocks: 64-channel heads, 2048-wide text context (scaled down in width)
+SDXL_SHAPE = dict(dim=128, heads=2, dhead=64, ctx=2048)
+
+
+def _blocks(seed=0, dim=DIM, heads=HEADS, dhead=DHEAD, ctx=CTX):
     torch.manual_seed(seed)
-    cb = comfy_attention.BasicTransformerBlock(DIM, HEADS, DHEAD, context_dim=CTX, gated_ff=True,
+    cb = comfy_attention.BasicTransformerBlock(dim, heads, dhead, context_dim=ctx, gated_ff=True,
                                                operations=comfy.ops.disable_weight_init)
-    db = DiffusersBlock(DIM, HEADS, DHEAD, cross_attention_dim=CTX, activation_fn="geglu")
-    sd = {k: torch.randn_like(v) * 0.2 for k, v in db.state_dict().items()}
+    db = DiffusersBlock(dim, heads, dhead, cross_attention_dim=ctx, activation_fn="geglu")
+    # fan-in scaled weights keep activations O(1) at SD1.5 and SDXL widths alike
+    sd = {k: torch.randn_like(v) * (v.shape[-1] ** -0.5 if v.ndim == 2 else 0.2) for k, v in db.state_dict().items()}
     db.load_state_dict(sd)
     cb.load_state_dict(sd)
     return cb.eval(), db.eval()
@@ -47,12 +52,14 @@ def _options(patch, cond_or_uncond):
 
 @pytest.mark.parametrize("cond_or_uncond", [[0], [1, 0], [0, 1, 2]], ids=["1group", "2groups", "3groups"])
 @pytest.mark.parametrize("frames", [1, 4])
-def test_block_matches_diffusers_cross_frame_processor(cond_or_uncond, frames):
-    cb, db = _blocks()
+@pytest.mark.parametrize("shape", ["sd15", "sdxl"])
+def test_block_matches_diffusers_cross_frame_processor(cond_or_uncond, frames, shape):
+    dims = SDXL_SHAPE if shape == "sdxl" else dict(dim=DIM, heads=HEADS, dhead=DHEAD, ctx=CTX)
+    cb, db = _blocks(**dims)
     groups = len(cond_or_uncond)
     torch.manual_seed(1)
-    x = torch.randn(groups * frames, 16, DIM)
-    context = torch.randn(groups * frames, 7, CTX)
+    x = torch.randn(groups * frames, 16, dims["dim"])
+    context = torch.randn(groups * frames, 7, dims["ctx"])
     db.attn1.set_processor(CrossFrameAttnProcessor2_0(batch_size=groups))
     patch = CrossFrameAttentionPatch([BLOCK_KEY])
     with torch.no_grad():

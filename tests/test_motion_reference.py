@@ -11,7 +11,8 @@ from t2vz_core.motion import warp_latents
 
 
 @pytest.mark.parametrize("sx,sy", [(12, 12), (0, 0), (-8, 5), (3.5, -12.25), (40, 0)])
-@pytest.mark.parametrize("hw", [(64, 64), (8, 8), (64, 40), (24, 72)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("hw", [(64, 64), (8, 8), (64, 40), (24, 72), (128, 128), (96, 160)],
+                         ids=lambda s: f"{s[0]}x{s[1]}")  # 128x128: SDXL's 1024x1024 latents
 @pytest.mark.parametrize("frame_ids", [[1, 2, 3], [9, 10, 11, 12], [5, 17]], ids=["first", "chunk", "sparse"])
 def test_warp_equals_reference(sx, sy, hw, frame_ids):
     torch.manual_seed(0)

@@ -291,6 +291,15 @@ def ensure_tiny_sdxl_controlnet(seed: int = tiny_models.DEFAULT_SEED) -> Path:
     return path
 
 
+def read_tensors(path: Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors of `path` whose names start with `prefix` (prefix removed), reading only
+    those (the checkpoint is ~2 GB, mostly text encoders)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+
+
 # --- the same UNet in diffusers' layout -----------------------------------------------------------
 
 def ldm_unet_to_diffusers(ldm_unet: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -319,10 +328,13 @@ def load_diffusers_sdxl_unet(ckpt_path: Path | None = None, dtype: torch.dtype =
     same numbers ComfyUI's SDXL.encode_adm embeds into `y`.
     """
     from diffusers import UNet2DConditionModel
-    from safetensors.torch import load_file
 
-    sd = load_file(str(ckpt_path or ensure_tiny_sdxl()))
-    ldm = {k[len(UNET_PREFIX):]: v for k, v in sd.items() if k.startswith(UNET_PREFIX)}
-    unet = UNet2DConditionModel(**diffusers_unet_config())
-    unet.load_state_dict({k: v.to(dtype) for k, v in ldm_unet_to_diffusers(ldm).items()}, strict=True)
-    return unet.to(dtype).eval()
+    ldm = read_tensors(ckpt_path or ensure_tiny_sdxl(), UNET_PREFIX)
+    with torch.device("meta"):  # no random init of ~100M parameters that are replaced anyway
+        unet = UNet2DConditionModel(**diffusers_unet_config())
+    unet.load_state_dict({k: v.to(dtype) for k, v in ldm_unet_to_diffusers(ldm).items()},
+                         strict=True, assign=True)
+    left = [name for name, t in (*unet.named_parameters(), *unet.named_buffers()) if t.is_meta]
+    if left:
+        raise RuntimeError(f"diffusers UNet tensors not in the checkpoint: {left[:5]} ...")
+    return unet.eval()

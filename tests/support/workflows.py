@@ -14,6 +14,8 @@ API_DIR = UI_DIR / "api"
 TINY = {"width": 64, "height": 64, "steps": 8, "video_length": 4, "resolution": 64}
 IP2P_NAME = "t2vz_tiny_ip2p_sd15.safetensors"
 CONTROLNET_NAME = "t2vz_tiny_controlnet_sd15.safetensors"
+SDXL_NAME = "t2vz_tiny_sdxl.safetensors"
+SDXL_CONTROLNET_NAME = "t2vz_tiny_controlnet_sdxl.safetensors"
 
 
 def load_api(name: str) -> dict:
@@ -28,9 +30,11 @@ def tiny_api(name: str, **overrides) -> dict:
     for node in prompt.values():
         inputs = node["inputs"]
         if "ckpt_name" in inputs:
-            inputs["ckpt_name"] = IP2P_NAME if "pix2pix" in inputs["ckpt_name"] else CKPT_NAME
+            name = inputs["ckpt_name"].lower()
+            inputs["ckpt_name"] = IP2P_NAME if "pix2pix" in name else SDXL_NAME if "xl" in name else CKPT_NAME
         if "control_net_name" in inputs:
-            inputs["control_net_name"] = CONTROLNET_NAME
+            xl = "xl" in inputs["control_net_name"].lower()
+            inputs["control_net_name"] = SDXL_CONTROLNET_NAME if xl else CONTROLNET_NAME
         for key, val in wanted.items():
             if key in inputs and not isinstance(inputs[key], list):
                 inputs[key] = val
