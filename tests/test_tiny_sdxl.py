@@ -61,9 +61,24 @@ def _sample(model, positive, negative, latent, steps=2, seed=0):
 
 
 @pytest.fixture(scope="module")
-def plain(sdxl, conds):
-    """The uncontrolled 2-step sample of a 4-frame batch."""
-    return _sample(sdxl[0], *conds, torch.zeros(FRAMES, 4, LATENT, LATENT))
+def sampled(sdxl, conds):
+    """The uncontrolled 2-step sample of a 4-frame batch, and what each UNet call was given
+    (recorded by a pass-through unet wrapper on a clone)."""
+    calls = []
+
+    def record(apply_model, args):
+        calls.append({"c": dict(args["c"]), "cond_or_uncond": list(args["cond_or_uncond"]),
+                      "x": args["input"].shape})
+        return apply_model(args["input"], args["timestep"], **args["c"])
+
+    model = sdxl[0].clone()
+    model.set_model_unet_function_wrapper(record)
+    return _sample(model, *conds, torch.zeros(FRAMES, 4, LATENT, LATENT)), calls
+
+
+@pytest.fixture(scope="module")
+def plain(sampled):
+    return sampled[0]
 
 
 # --- the files ---------------------------------------------------------------------------
@@ -149,7 +164,7 @@ def test_clip_text_encode_gives_sdxl_conditioning(conds):
 def test_two_step_sample_of_four_frames_is_finite(plain):
     assert plain.shape == (FRAMES, 4, LATENT, LATENT)
     assert torch.isfinite(plain).all()
-    assert plain.abs().max() < 1e4  # measured ~600 (random UNet, cfg 7.5 on a zeroed negative)
+    assert plain.abs().max() < 1e4  # measured ~770 (the tiny SD1.5 one: ~450), from noise of std 14.6
     assert not torch.allclose(plain[0], plain[1])  # each frame has its own noise
 
 
@@ -165,6 +180,26 @@ def test_adm_vector_is_pooled_then_sizes(sdxl):
     torch.testing.assert_close(y[:, :1280], pooled)
     other = model.encode_adm(pooled_output=pooled, width=1024, height=1024)
     assert not torch.allclose(y[:, 1280:], other[:, 1280:])
+
+
+def test_sampler_gives_every_frame_its_conds_y(sdxl, conds, sampled):
+    """Per UNet call of a 4-frame cond+uncond batch: x [8, 4, 16, 16], c_crossattn
+    [8, 77, 2048] and y [8, 2816], grouped as transformer_options' cond_or_uncond says
+    (0 = positive, 1 = negative), each group's rows its cond's y repeated; width/height in y
+    are the latent's size times 8 (128 here: ComfyUI knows no SDXL "native" size)."""
+    _, calls = sampled
+    assert len(calls) == 2  # euler, 2 steps, cond and uncond in one batch
+    model = sdxl[0].model
+    want = {i: model.encode_adm(pooled_output=c[0][1]["pooled_output"], width=128, height=128)
+            for i, c in enumerate(conds)}
+    for call in calls:
+        assert call["x"] == (2 * FRAMES, 4, LATENT, LATENT)
+        y, context = call["c"]["y"], call["c"]["c_crossattn"]
+        assert y.shape == (2 * FRAMES, 2816) and context.shape == (2 * FRAMES, 77, 2048)
+        assert sorted(call["cond_or_uncond"]) == [0, 1]
+        for group, which in enumerate(call["cond_or_uncond"]):
+            rows = y[group * FRAMES:(group + 1) * FRAMES]
+            torch.testing.assert_close(rows, want[which].expand(FRAMES, -1))
 
 
 # --- ControlNet --------------------------------------------------------------------------
@@ -206,6 +241,29 @@ def test_four_hints_change_what_is_sampled(sdxl, conds, control_net, plain):
         change = (controlled[i] - plain[i]).abs().mean() / plain[i].abs().mean()
         # measured ~0.1; zero zero-convs would give exactly 0
         assert change > 1e-2, f"frame {i}: control changed it by only {change:.2e} (relative)"
+
+
+def test_each_frame_gets_the_residuals_of_its_own_hint(sdxl, control_net):
+    """The same latent, context and y for 4 frames, 4 different hints: 4 different residuals."""
+    model = sdxl[0]
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(1, 4, LATENT, LATENT, generator=g).expand(FRAMES, -1, -1, -1)
+    cond = {"c_crossattn": torch.randn(1, 77, 2048, generator=g).expand(FRAMES, -1, -1),
+            "y": torch.randn(1, 2816, generator=g).expand(FRAMES, -1)}
+    cnet = control_net.copy().set_cond_hint(_hints(FRAMES, seed=5).movedim(-1, 1))
+    cnet.pre_run(model.model, model.model.model_sampling.percent_to_sigma)
+    try:
+        with torch.no_grad():
+            out = cnet.get_control(x, torch.full((FRAMES,), 1.0), cond, 1, {})
+    finally:
+        cnet.cleanup()
+    residuals = out["output"] + out["middle"]
+    assert [tuple(r.shape[1:]) for r in residuals] == [(320, 16, 16)] * 2 + [(320, 8, 8)] * 2 + [(320, 4, 4)] * 3
+    for r in residuals:
+        assert r.abs().mean() > 1e-2
+        # measured: two hints differ by about half the residuals' size
+        assert (r[0] - r[1]).abs().mean() > 0.1 * r.abs().mean()
+        assert (r[2] - r[3]).abs().mean() > 0.1 * r.abs().mean()
 
 
 def test_sd15_controlnet_on_the_sdxl_model_fails(sdxl, conds, tiny_controlnet):
