@@ -168,7 +168,6 @@ def propagate(model, first: FirstFrame, sigmas: torch.Tensor, timing: Timing, se
     """
     lf = model.get_model_object("latent_format")
     others = [int(k) for k in frame_ids if int(k) != 0]
-    parts = []
     if others:
         m_t0 = lf.process_in(first.x_t0.float()).repeat(len(others), 1, 1, 1)
         if motion_settings.enabled:

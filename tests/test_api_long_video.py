@@ -5,23 +5,12 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from support.media import read_video
 from support.server import execution_error
-from support.workflows import node_id, tiny_api
+from support.workflows import node_id, pngs, tiny_api, with_png
 
 pytestmark = pytest.mark.server
-
-
-def _with_png(prompt, prefix):
-    prompt["80"] = {"class_type": "SaveImage",
-                    "inputs": {"images": [node_id(prompt, "VAEDecode"), 0], "filename_prefix": prefix}}
-    return prompt
-
-
-def _pngs(server, entry):
-    return np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id="80"))])
 
 
 def test_24_frames_in_chunks_of_4_make_a_24_frame_mp4(comfy_server):
@@ -35,10 +24,10 @@ def test_24_frames_in_chunks_of_4_make_a_24_frame_mp4(comfy_server):
 
 def test_two_queue_calls_with_offsets_reproduce_one_long_run(comfy_server):
     def run(prefix, **over):
-        p = _with_png(tiny_api("text2video_long", video_length=10, chunk_size=4, steps=6, seed=8, **over), prefix)
+        p = with_png(tiny_api("text2video_long", video_length=10, chunk_size=4, steps=6, seed=8, **over), prefix)
         entry = comfy_server.run(p, timeout=600)
         assert entry["status"]["status_str"] == "success", execution_error(entry)
-        return _pngs(comfy_server, entry)
+        return pngs(comfy_server, entry)
 
     whole = run("split/whole")
     first = run("split/a", frame_start=0, frame_count=5)

@@ -8,7 +8,7 @@ from PIL import Image
 from support.graphs import core_txt2img
 from support.media import read_gif, read_video
 from support.server import execution_error
-from support.workflows import node_id, tiny_api
+from support.workflows import node_id, pngs, tiny_api, with_png
 
 pytestmark = pytest.mark.server
 
@@ -24,18 +24,6 @@ def _run_ok(server, prompt, timeout=300):
     entry = server.run(prompt, timeout=timeout)
     assert entry["status"]["status_str"] == "success", execution_error(entry)
     return entry
-
-
-def _with_png(prompt, prefix):
-    """Also save the decoded frames as PNGs: the lossless frames, since core's h264
-    encoder is not bit-reproducible between runs (same images, different packets)."""
-    prompt["80"] = {"class_type": "SaveImage",
-                    "inputs": {"images": [node_id(prompt, "VAEDecode"), 0], "filename_prefix": prefix}}
-    return prompt
-
-
-def _pngs(server, entry):
-    return np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id="80"))])
 
 
 def _cached_nodes(entry) -> set[str]:
@@ -61,12 +49,12 @@ def test_text2video_example_makes_an_mp4_with_every_frame(comfy_server):
 
 def test_same_seed_same_frames_other_seed_other_frames(comfy_server):
     def run(seed, prefix):
-        p = _with_png(tiny_api("text2video", seed=seed), prefix)
+        p = with_png(tiny_api("text2video", seed=seed), prefix)
         p[node_id(p, "SaveVideo")]["inputs"]["filename_prefix"] = prefix
         entry = _run_ok(comfy_server, p)
         assert node_id(p, "T2VZ_Sampler") not in _cached_nodes(entry)  # really sampled again
         assert read_video(_video(comfy_server, entry, p))[0].shape == (4, 64, 64, 3)
-        return _pngs(comfy_server, entry)
+        return pngs(comfy_server, entry)
 
     a = run(11, "seed/a")
     b = run(12, "seed/b")
@@ -76,11 +64,11 @@ def test_same_seed_same_frames_other_seed_other_frames(comfy_server):
 
 
 def test_step_by_step_example_gives_the_same_video_and_a_gif(comfy_server):
-    one = _with_png(tiny_api("text2video", seed=3), "same/one")
-    steps = _with_png(tiny_api("text2video_step_by_step", seed=3), "same/steps")
-    v1 = _pngs(comfy_server, _run_ok(comfy_server, one))
+    one = with_png(tiny_api("text2video", seed=3), "same/one")
+    steps = with_png(tiny_api("text2video_step_by_step", seed=3), "same/steps")
+    v1 = pngs(comfy_server, _run_ok(comfy_server, one))
     entry = _run_ok(comfy_server, steps)
-    v2 = _pngs(comfy_server, entry)
+    v2 = pngs(comfy_server, entry)
     assert v1.shape == (4, 64, 64, 3) and np.array_equal(v1, v2)
     gif = _video(comfy_server, entry, steps, "T2VZ_SaveGIF")
     frames, durations = read_gif(gif)

@@ -5,11 +5,10 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from support.media import read_video
 from support.server import execution_error
-from support.workflows import node_id, tiny_api
+from support.workflows import node_id, pngs, tiny_api, with_png
 
 pytestmark = pytest.mark.server
 
@@ -29,9 +28,7 @@ def server(comfy_server, shared_assets, tiny_controlnet, tiny_ip2p):
 
 
 def _prompt(workflow, seed, prefix):
-    p = tiny_api(workflow, steps=3, seed=seed)
-    p["80"] = {"class_type": "SaveImage",
-               "inputs": {"images": [node_id(p, "VAEDecode"), 0], "filename_prefix": prefix}}
+    p = with_png(tiny_api(workflow, steps=3, seed=seed), prefix)
     p[node_id(p, "SaveVideo")]["inputs"]["filename_prefix"] = prefix
     return p
 
@@ -40,20 +37,19 @@ def _run(server, prompt):
     entry = server.run(prompt, timeout=600)
     assert entry["status"]["status_str"] == "success", execution_error(entry)
     mp4 = server.output_files(entry, node_id=node_id(prompt, "SaveVideo"))[0]
-    pngs = np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id="80"))])
-    return read_video(mp4), pngs
+    return read_video(mp4), pngs(server, entry)
 
 
 @pytest.mark.parametrize("workflow,video,frames", CASES, ids=[c[0] for c in CASES])
 def test_video_mode_gives_the_inputs_frame_count_and_size(server, workflow, video, frames):
-    (mp4_frames, fps), pngs = _run(server, _prompt(workflow, 5, f"{workflow}/a"))
+    (mp4_frames, fps), first = _run(server, _prompt(workflow, 5, f"{workflow}/a"))
     assert mp4_frames.shape == (frames, 64, 64, 3)
-    assert pngs.shape == (frames, 64, 64, 3)
+    assert first.shape == (frames, 64, 64, 3)
     src_fps = read_video(server.input_dir / video)[1]
     assert fps == pytest.approx(src_fps)
     # same seed, same frames (lossless PNGs; core's h264 encoder is not bit-reproducible)
     _, again = _run(server, _prompt(workflow, 5, f"{workflow}/b"))
-    assert np.array_equal(pngs, again)
+    assert np.array_equal(first, again)
 
 
 def test_hint_count_must_match_the_frame_count(server):
@@ -85,13 +81,12 @@ def test_users_model_and_controlnet_are_untouched(server):
         for nid in [k for k, v in p.items() if v["class_type"] in ("CreateVideo", "SaveVideo", "T2VZ_CrossFrameAttention",
                                                                   "T2VZ_CrossFrameControlNet")]:
             del p[nid]
-        p["80"] = {"class_type": "SaveImage", "inputs": {"images": [node_id(p, "VAEDecode"), 0],
-                                                         "filename_prefix": prefix}}
+        with_png(p, prefix)
         entry = server.run(p, timeout=300)
         assert entry["status"]["status_str"] == "success", execution_error(entry)
         cached = {n for ev, d in entry["status"]["messages"] if ev == "execution_cached" for n in d.get("nodes", [])}
         assert vks not in cached
-        return np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id="80"))])
+        return pngs(server, entry)
 
     before = plain("untouched_cn/before")
     _run(server, _prompt("pose_to_video", 9, "untouched_cn/t2vz"))

@@ -46,3 +46,21 @@ def node_id(prompt: dict, class_type: str) -> str:
     if len(ids) != 1:
         raise KeyError(f"{len(ids)} nodes of type {class_type}")
     return ids[0]
+
+
+PNG_NODE = "80"
+
+
+def with_png(prompt: dict, prefix: str) -> dict:
+    """Also save the decoded frames as PNGs (node "80"): the lossless frames, since core's
+    h264 encoder is not bit-reproducible between runs (same images, different packets)."""
+    prompt[PNG_NODE] = {"class_type": "SaveImage",
+                        "inputs": {"images": [node_id(prompt, "VAEDecode"), 0], "filename_prefix": prefix}}
+    return prompt
+
+
+def pngs(server, entry):
+    """The PNG frames saved by with_png's node, in order, as one (N, H, W, C) array."""
+    import numpy as np
+    from PIL import Image
+    return np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id=PNG_NODE))])
