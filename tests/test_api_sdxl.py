@@ -65,23 +65,36 @@ def test_controlnet_of_another_family_is_a_clear_error(server, ckpt, controlnet,
     _ok(server, tiny_api("text2video", seed=31))
 
 
-def test_users_sdxl_model_is_untouched(server):
+def test_users_sdxl_model_and_controlnet_are_untouched(server):
+    """A plain core graph (KSampler + Apply ControlNet with the user's SDXL MODEL and
+    CONTROL_NET) gives bit-identical images before and after a cross-frame SDXL pose run."""
     def plain(prefix):
         p = {
             "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": SDXL_NAME}},
             "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "a fox", "clip": ["1", 1]}},
             "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["1", 1]}},
-            "4": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 1}},
-            "5": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "positive": ["2", 0], "negative": ["3", 0],
+            "4": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64, "batch_size": 2}},
+            "16": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": SDXL_CONTROLNET_NAME}},
+            "19": {"class_type": "T2VZ_LoadVideo", "inputs": {"video": "pose_dance1.mp4", "frame_load_cap": 2,
+                                                             "skip_first_frames": 0, "select_every_nth": 1,
+                                                             "resolution": 64, "output_fps": 0.0, "start_time": 0.0,
+                                                             "end_time": 0.0}},
+            "18": {"class_type": "ControlNetApplyAdvanced", "inputs": {
+                "positive": ["2", 0], "negative": ["3", 0], "control_net": ["16", 0], "image": ["19", 0],
+                "strength": 1.0, "start_percent": 0.0, "end_percent": 1.0}},
+            "5": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "positive": ["18", 0], "negative": ["18", 1],
                                                        "latent_image": ["4", 0], "seed": 5, "steps": 2, "cfg": 6.0,
                                                        "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0}},
             "6": {"class_type": "VAEDecode", "inputs": {"samples": ["5", 0], "vae": ["1", 2]}},
             "7": {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": prefix}},
         }
         entry = _ok(server, p)
-        return np.asarray(Image.open(server.output_files(entry, node_id="7")[0]))
+        cached = {n for ev, d in entry["status"]["messages"] if ev == "execution_cached" for n in d.get("nodes", [])}
+        assert "5" not in cached
+        return np.stack([np.asarray(Image.open(f)) for f in sorted(server.output_files(entry, node_id="7"))])
 
     before = plain("sdxl_untouched/before")
+    _ok(server, tiny_api("sdxl_pose_to_video", steps=2, seed=2))
     _ok(server, tiny_api("sdxl_text2video", steps=3, video_length=3, seed=2))
     after = plain("sdxl_untouched/after")
     assert np.array_equal(before, after)
