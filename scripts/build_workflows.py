@@ -35,6 +35,41 @@ def _sampling_settings(**over):
 PROMPT = "a horse galloping on a street, high quality, detailed"
 NEGATIVE = "blurry, low quality, deformed"
 
+def _controlnet_video(head, load, controlnet, canny, cfg, chunk_size, steps, prefix):
+    """Checkpoint + prompts (``head``, ids 1-3) → a ControlNet-guided video: cross-frame
+    model and ControlNet, one hint per frame (the frames, or their Canny edges), an empty
+    latent of the video's size and length, Video KSampler with shared noise, mp4 out."""
+    title, video, resolution = load
+    nodes = list(head)
+    ids = iter(range(4, 100))
+
+    def add(class_type, inputs, node_title=None):
+        nid = next(ids)
+        nodes.append((nid, class_type, node_title, inputs))
+        return nid
+
+    cfm = add("T2VZ_CrossFrameAttention", {"model": (1, 0)})
+    frames = add("T2VZ_LoadVideo", {"video": video, "resolution": resolution}, title)
+    hints = add("T2VZ_CannyEdges", {"images": (frames, 0), "low_threshold": 100, "high_threshold": 200}) \
+        if canny else frames
+    cn = add("ControlNetLoader", {"control_net_name": controlnet})
+    cfcn = add("T2VZ_CrossFrameControlNet", {"control_net": (cn, 0)})
+    apply = add("ControlNetApplyAdvanced", {"positive": (2, 0), "negative": (3, 0), "control_net": (cfcn, 0),
+                                            "image": (hints, 0), "strength": 1.0, "start_percent": 0.0,
+                                            "end_percent": 1.0})
+    size = add("GetImageSize", {"image": (hints, 0)})
+    empty = add("EmptyLatentImage", {"width": (size, 0), "height": (size, 1), "batch_size": (size, 2)})
+    vks = add("T2VZ_VideoKSampler", {"model": (cfm, 0), "positive": (apply, 0), "negative": (apply, 1),
+                                     "latent_image": (empty, 0), "seed": 0, "steps": steps, "cfg": cfg,
+                                     "sampler_name": "euler", "scheduler": "normal",
+                                     "noise_mode": "shared (same noise for every frame)", "chunk_size": chunk_size,
+                                     "denoise": 1.0})
+    decoded = add("VAEDecode", {"samples": (vks, 0), "vae": (1, 2)})
+    video_out = add("CreateVideo", {"images": (decoded, 0), "fps": (frames, 1)})
+    add("SaveVideo", {"video": (video_out, 0), "filename_prefix": prefix, "format": "auto", "codec": "auto"})
+    return nodes
+
+
 # node: (id, class_type, title, inputs) -- input values: constants, or ("<node id>", slot)
 WORKFLOWS = {
     "text2video": {
@@ -83,30 +118,13 @@ WORKFLOWS = {
                  "every frame starts from the same noise. Put pose_dance1.mp4 (or any pose video) in "
                  "ComfyUI/input. Needs an SD1.5 checkpoint ({ckpt}) and the SD1.5 OpenPose ControlNet "
                  "(control_v11p_sd15_openpose_fp16.safetensors in models/controlnet).").format(ckpt=SD15),
-        "nodes": [
-            (1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
-            (2, "CLIPTextEncode", "Positive prompt", {"text": "an astronaut dancing in outer space, high quality",
-                                                      "clip": (1, 1)}),
-            (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
-            (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
-            (5, "T2VZ_LoadVideo", "Load pose video", {"video": "pose_dance1.mp4", "resolution": 512}),
-            (6, "ControlNetLoader", None, {"control_net_name": "control_v11p_sd15_openpose_fp16.safetensors"}),
-            (7, "T2VZ_CrossFrameControlNet", None, {"control_net": (6, 0)}),
-            (8, "ControlNetApplyAdvanced", None, {"positive": (2, 0), "negative": (3, 0), "control_net": (7, 0),
-                                                  "image": (5, 0), "strength": 1.0, "start_percent": 0.0,
-                                                  "end_percent": 1.0}),
-            (9, "GetImageSize", None, {"image": (5, 0)}),
-            (10, "EmptyLatentImage", None, {"width": (9, 0), "height": (9, 1), "batch_size": (9, 2)}),
-            (11, "T2VZ_VideoKSampler", None, {"model": (4, 0), "positive": (8, 0), "negative": (8, 1),
-                                              "latent_image": (10, 0), "seed": 0, "steps": 20, "cfg": 7.5,
-                                              "sampler_name": "euler", "scheduler": "normal",
-                                              "noise_mode": "shared (same noise for every frame)", "chunk_size": 8,
-                                              "denoise": 1.0}),
-            (12, "VAEDecode", None, {"samples": (11, 0), "vae": (1, 2)}),
-            (13, "CreateVideo", None, {"images": (12, 0), "fps": (5, 1)}),
-            (14, "SaveVideo", None, {"video": (13, 0), "filename_prefix": "T2VZ/pose_to_video", "format": "auto",
-                                     "codec": "auto"}),
-        ],
+        "nodes": _controlnet_video(
+            [(1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
+             (2, "CLIPTextEncode", "Positive prompt", {"text": "an astronaut dancing in outer space, high quality",
+                                                       "clip": (1, 1)}),
+             (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)})],
+            ("Load pose video", "pose_dance1.mp4", 512), "control_v11p_sd15_openpose_fp16.safetensors",
+            canny=False, cfg=7.5, chunk_size=8, steps=20, prefix="T2VZ/pose_to_video"),
     },
     "canny_to_video": {
         "note": ("Edge-guided video: Canny edges of a real video drive the shapes, the prompt the look; "
@@ -114,31 +132,13 @@ WORKFLOWS = {
                  "canny_girl_turning.mp4 (or any video) in ComfyUI/input. Needs an SD1.5 checkpoint ({ckpt}) "
                  "and the SD1.5 Canny ControlNet (control_v11p_sd15_canny_fp16.safetensors in "
                  "models/controlnet).").format(ckpt=SD15),
-        "nodes": [
-            (1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
-            (2, "CLIPTextEncode", "Positive prompt", {"text": "oil painting of a beautiful girl, detailed, high quality",
-                                                      "clip": (1, 1)}),
-            (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)}),
-            (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
-            (5, "T2VZ_LoadVideo", "Load video", {"video": "canny_girl_turning.mp4", "resolution": 512}),
-            (6, "T2VZ_CannyEdges", None, {"images": (5, 0), "low_threshold": 100, "high_threshold": 200}),
-            (7, "ControlNetLoader", None, {"control_net_name": "control_v11p_sd15_canny_fp16.safetensors"}),
-            (8, "T2VZ_CrossFrameControlNet", None, {"control_net": (7, 0)}),
-            (9, "ControlNetApplyAdvanced", None, {"positive": (2, 0), "negative": (3, 0), "control_net": (8, 0),
-                                                  "image": (6, 0), "strength": 1.0, "start_percent": 0.0,
-                                                  "end_percent": 1.0}),
-            (10, "GetImageSize", None, {"image": (6, 0)}),
-            (11, "EmptyLatentImage", None, {"width": (10, 0), "height": (10, 1), "batch_size": (10, 2)}),
-            (12, "T2VZ_VideoKSampler", None, {"model": (4, 0), "positive": (9, 0), "negative": (9, 1),
-                                              "latent_image": (11, 0), "seed": 0, "steps": 20, "cfg": 9.0,
-                                              "sampler_name": "euler", "scheduler": "normal",
-                                              "noise_mode": "shared (same noise for every frame)", "chunk_size": 8,
-                                              "denoise": 1.0}),
-            (13, "VAEDecode", None, {"samples": (12, 0), "vae": (1, 2)}),
-            (14, "CreateVideo", None, {"images": (13, 0), "fps": (5, 1)}),
-            (15, "SaveVideo", None, {"video": (14, 0), "filename_prefix": "T2VZ/canny_to_video", "format": "auto",
-                                     "codec": "auto"}),
-        ],
+        "nodes": _controlnet_video(
+            [(1, "CheckpointLoaderSimple", None, {"ckpt_name": SD15}),
+             (2, "CLIPTextEncode", "Positive prompt", {"text": "oil painting of a beautiful girl, detailed, high quality",
+                                                       "clip": (1, 1)}),
+             (3, "CLIPTextEncode", "Negative prompt", {"text": NEGATIVE, "clip": (1, 1)})],
+            ("Load video", "canny_girl_turning.mp4", 512), "control_v11p_sd15_canny_fp16.safetensors",
+            canny=True, cfg=9.0, chunk_size=8, steps=20, prefix="T2VZ/canny_to_video"),
     },
     "pix2pix_video_edit": {
         "note": ("Video Instruct-Pix2Pix: edit a real video with an instruction. InstructPixToPixConditioning "
@@ -252,28 +252,11 @@ WORKFLOWS["sdxl_pose_to_video"] = {
     "note": ("Pose-guided video on SDXL: an SDXL OpenPose ControlNet (e.g. thibaud/controlnet-openpose-sdxl-1.0, "
              "saved as OpenPoseXL2.safetensors in models/controlnet) with cross-frame attention on the model and "
              "the ControlNet, shared noise. Put pose_dance1.mp4 (or any pose video) in ComfyUI/input. " + SDXL_NOTE),
-    "nodes": [
-        (1, "CheckpointLoaderSimple", None, {"ckpt_name": SDXL}),
-        *_sdxl_prompts("an astronaut dancing in outer space, high quality", NEGATIVE),
-        (4, "T2VZ_CrossFrameAttention", None, {"model": (1, 0)}),
-        (5, "T2VZ_LoadVideo", "Load pose video", {"video": "pose_dance1.mp4", "resolution": 1024}),
-        (6, "ControlNetLoader", None, {"control_net_name": "OpenPoseXL2.safetensors"}),
-        (7, "T2VZ_CrossFrameControlNet", None, {"control_net": (6, 0)}),
-        (8, "ControlNetApplyAdvanced", None, {"positive": (2, 0), "negative": (3, 0), "control_net": (7, 0),
-                                              "image": (5, 0), "strength": 1.0, "start_percent": 0.0,
-                                              "end_percent": 1.0}),
-        (9, "GetImageSize", None, {"image": (5, 0)}),
-        (10, "EmptyLatentImage", None, {"width": (9, 0), "height": (9, 1), "batch_size": (9, 2)}),
-        (11, "T2VZ_VideoKSampler", None, {"model": (4, 0), "positive": (8, 0), "negative": (8, 1),
-                                          "latent_image": (10, 0), "seed": 0, "steps": 25, "cfg": 7.0,
-                                          "sampler_name": "euler", "scheduler": "normal",
-                                          "noise_mode": "shared (same noise for every frame)", "chunk_size": 4,
-                                          "denoise": 1.0}),
-        (12, "VAEDecode", None, {"samples": (11, 0), "vae": (1, 2)}),
-        (13, "CreateVideo", None, {"images": (12, 0), "fps": (5, 1)}),
-        (14, "SaveVideo", None, {"video": (13, 0), "filename_prefix": "T2VZ/sdxl_pose_to_video", "format": "auto",
-                                 "codec": "auto"}),
-    ],
+    "nodes": _controlnet_video(
+        [(1, "CheckpointLoaderSimple", None, {"ckpt_name": SDXL}),
+         *_sdxl_prompts("an astronaut dancing in outer space, high quality", NEGATIVE)],
+        ("Load pose video", "pose_dance1.mp4", 1024), "OpenPoseXL2.safetensors",
+        canny=False, cfg=7.0, chunk_size=4, steps=25, prefix="T2VZ/sdxl_pose_to_video"),
 }
 
 
