@@ -18,10 +18,8 @@ map ComfyUI uses to load diffusers ControlNets, inverted).
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import time
 import zlib
 from pathlib import Path
@@ -121,41 +119,17 @@ def build_ip2p_state_dict(seed: int = tiny_models.DEFAULT_SEED) -> dict[str, tor
     return state
 
 
-def _sidecar_path(path: Path) -> Path:
-    return path.with_suffix(".json")
-
-
 def _expected_meta(seed: int) -> dict:
     return {"builder_version": BUILDER_VERSION, "base_builder_version": tiny_models.BUILDER_VERSION,
             "seed": seed}
 
 
 def _is_current(path: Path, seed: int) -> bool:
-    sidecar = _sidecar_path(path)
-    if not path.is_file() or not sidecar.is_file():
-        return False
-    try:
-        meta = json.loads(sidecar.read_text())
-    except (OSError, ValueError):
-        return False
-    return (all(meta.get(k) == v for k, v in _expected_meta(seed).items())
-            and meta.get("size") == path.stat().st_size)
+    return tiny_models.cached_is_current(path, _expected_meta(seed))
 
 
 def _write(path: Path, state: dict[str, torch.Tensor], seed: int, started: float) -> Path:
-    """Save `state` to `path` atomically, then its sidecar."""
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = _expected_meta(seed)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")  # concurrent builders never share it
-    save_file(state, str(tmp), metadata={k: str(v) for k, v in meta.items()})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    _sidecar_path(path).write_text(json.dumps({**meta, "size": path.stat().st_size}, indent=1) + "\n")
-    logger.info("built %s (%d tensors, %.0f MB) in %.1fs", path, len(state),
-                path.stat().st_size / 2**20, time.monotonic() - started)
-    return path
+    return tiny_models.write_cached(Path(path), state, _expected_meta(seed), started)
 
 
 def build_tiny_controlnet(path: Path, seed: int = tiny_models.DEFAULT_SEED) -> Path:

@@ -155,39 +155,52 @@ def build_state_dict(seed: int = DEFAULT_SEED, dtype: torch.dtype = torch.float1
     }
 
 
-def build_tiny_checkpoint(path: Path, seed: int = DEFAULT_SEED) -> Path:
-    """Write the checkpoint to `path` (atomically) and its sidecar next to it."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    state = build_state_dict(seed)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")  # concurrent builders never share it
-    save_file(state, str(tmp), metadata={"t2vz_builder_version": str(BUILDER_VERSION), "seed": str(seed)})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    sidecar = {"builder_version": BUILDER_VERSION, "seed": seed, "size": path.stat().st_size}
-    _sidecar_path(path).write_text(json.dumps(sidecar, indent=1) + "\n")
-    logger.info("built %s (%d tensors, %.0f MB) in %.1fs", path, len(state),
-                path.stat().st_size / 2**20, time.monotonic() - started)
-    return path
+def sidecar_path(path: Path) -> Path:
+    return path.with_suffix(".json")
 
 
-def _sidecar_path(path: Path) -> Path:
-    return path.with_name(SIDECAR_NAME) if path.name == CKPT_NAME else path.with_suffix(".json")
-
-
-def _is_current(path: Path, seed: int) -> bool:
-    sidecar = _sidecar_path(path)
+def cached_is_current(path: Path, expected: dict) -> bool:
+    """True when `path` and its sidecar json exist and the sidecar holds `expected` and the
+    file's current size (a rebuild is due on any builder-version or seed change)."""
+    sidecar = sidecar_path(path)
     if not path.is_file() or not sidecar.is_file():
         return False
     try:
         meta = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return False
-    return (meta.get("builder_version") == BUILDER_VERSION and meta.get("seed") == seed
-            and meta.get("size") == path.stat().st_size)
+    return all(meta.get(k) == v for k, v in expected.items()) and meta.get("size") == path.stat().st_size
+
+
+def write_cached(path: Path, state: dict[str, torch.Tensor], meta: dict, started: float) -> Path:
+    """Save `state` to `path` atomically, then its sidecar (meta, size, build time)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.partial")  # concurrent builders never share it
+    save_file(state, str(tmp), metadata={k: str(v) for k, v in meta.items()})
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    seconds = time.monotonic() - started
+    sidecar = {**meta, "size": path.stat().st_size, "build_seconds": round(seconds, 1)}
+    sidecar_path(path).write_text(json.dumps(sidecar, indent=1) + "\n")
+    logger.info("built %s (%d tensors, %.0f MB) in %.1fs", path, len(state), path.stat().st_size / 2**20, seconds)
+    return path
+
+
+def _expected_meta(seed: int) -> dict:
+    return {"builder_version": BUILDER_VERSION, "seed": seed}
+
+
+def build_tiny_checkpoint(path: Path, seed: int = DEFAULT_SEED) -> Path:
+    """Write the checkpoint to `path` (atomically) and its sidecar next to it."""
+    started = time.monotonic()
+    return write_cached(Path(path), build_state_dict(seed), _expected_meta(seed), started)
+
+
+def _is_current(path: Path, seed: int) -> bool:
+    return cached_is_current(path, _expected_meta(seed))
 
 
 def ensure_tiny_checkpoint(seed: int = DEFAULT_SEED) -> Path:
