@@ -6,6 +6,7 @@ from typing_extensions import override
 from comfy_api.latest import ComfyExtension, io
 
 from .attention import CrossFrameAttention, CrossFrameControlNet
+from . import routes
 from .conditioning import CannyEdges
 from .text2video import MotionFieldLatentInit, Text2VideoZeroSampler, VideoSampler
 from .video_io import LoadVideo, SaveGIF
@@ -23,6 +24,8 @@ NODES: list[type[io.ComfyNode]] = [
     CannyEdges,
     SaveGIF,
 ]
+
+routes.register()
 
 
 class Text2VideoZeroExtension(ComfyExtension):

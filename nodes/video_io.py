@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import folder_paths
-from comfy_api.latest import io, ui
+from comfy_api.latest import io
 
 from ..t2vz_core import video_io
 from ._common import advanced
@@ -136,5 +136,9 @@ class SaveGIF(io.ComfyNode):
                 break
             counter += 1
         video_io.write_gif(path, frames, fps, loop)
-        return io.NodeOutput(ui=ui.SavedImages([ui.SavedResult(file, subfolder, io.FolderType.output)],
-                                               is_animated=True))
+        # Under "gifs" (as VideoHelperSuite does): the frontend would put an animated "images"
+        # entry that is not webp/png into a <video> element, which cannot play a GIF. The pack's
+        # web extension (web/js/gif_preview.js) shows it in an <img> instead.
+        return io.NodeOutput(ui={"gifs": [{
+            "filename": file, "subfolder": subfolder, "type": io.FolderType.output.value, "format": "image/gif",
+            "frame_rate": float(fps), "frame_count": int(n), "width": int(w), "height": int(h)}]})

@@ -62,7 +62,7 @@ def to_uint8_frames(images) -> np.ndarray:
     return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def _run_ffmpeg(args: list[str], stdin: bytes, what: str) -> None:
+def run_ffmpeg(args: list[str], stdin: bytes, what: str) -> None:
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", *args],
                           input=stdin, capture_output=True, check=False)
     if proc.returncode != 0:
@@ -84,7 +84,7 @@ def write_gif(path: str, frames: np.ndarray, fps: float, loop: int = 0) -> str:
     fd, tmp = tempfile.mkstemp(prefix=".t2vz-", suffix=".gif", dir=folder)
     os.close(fd)
     try:
-        _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:.6g}",
+        run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:.6g}",
                      "-i", "pipe:0",
                      "-filter_complex", "split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=sierra2_4a",
                      "-loop", str(int(loop)), "-f", "gif", "-y", tmp],

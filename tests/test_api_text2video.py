@@ -75,7 +75,10 @@ def test_step_by_step_example_gives_the_same_video_and_a_gif(comfy_server):
     assert frames.shape == (4, 64, 64, 3)
     assert durations == [pytest.approx(0.25, abs=0.011)] * 4
     out = entry["outputs"][node_id(steps, "T2VZ_SaveGIF")]
-    assert out["animated"] == [True] and out["images"][0]["filename"].endswith(".gif")
+    # under "gifs" with what the pack's GIF preview sizes itself by (web/js/gif_preview.js)
+    assert list(out) == ["gifs"]
+    assert out["gifs"] == [{"filename": gif.name, "subfolder": "T2VZ", "type": "output", "format": "image/gif",
+                            "frame_rate": 4.0, "frame_count": 4, "width": 64, "height": 64}]
 
 
 def test_gif_never_overwrites(comfy_server):

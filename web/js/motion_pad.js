@@ -1,0 +1,161 @@
+// A pad on the pack's nodes that have motion_field_strength_x/y: the arrow shows where the
+// camera moves each frame; dragging on the pad writes the two numbers. The pad is never saved:
+// the workflow and the API prompt keep the two plain number inputs.
+import { app } from "../../../scripts/app.js";
+
+const X = "motion_field_strength_x";
+const Y = "motion_field_strength_y";
+const RANGE = 32;   // the pad's edge, in pixels of a 512-pixel frame per frame
+const SIZE = 120;   // pad side, CSS pixels
+const HEIGHT = SIZE + 26;
+
+function widgetsOf(node) {
+  const find = (name) => node.widgets?.find((w) => w.name === name);
+  return [find(X), find(Y)];
+}
+
+function linked(node, name) {
+  return !!node.inputs?.some((i) => i.name === name && i.link != null);
+}
+
+function snap(v, step) {
+  return Math.round(v / step) * step;
+}
+
+function draw(node, canvas, label) {
+  const [wx, wy] = widgetsOf(node);
+  const x = Number(wx?.value ?? 0), y = Number(wy?.value ?? 0);
+  const off = linked(node, X) || linked(node, Y);
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== SIZE * dpr) { canvas.width = SIZE * dpr; canvas.height = SIZE * dpr; }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, SIZE, SIZE);
+  const c = SIZE / 2, r = SIZE / 2 - 6;
+  ctx.fillStyle = "rgba(127,127,127,0.12)";
+  ctx.fillRect(0, 0, SIZE, SIZE);
+  ctx.strokeStyle = "rgba(127,127,127,0.45)";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  ctx.moveTo(c, 4); ctx.lineTo(c, SIZE - 4); ctx.moveTo(4, c); ctx.lineTo(SIZE - 4, c);
+  ctx.stroke();
+  ctx.beginPath();
+  ctx.arc(c, c, r * (12 / RANGE), 0, 2 * Math.PI); // the paper's default speed
+  ctx.stroke();
+  if (off) {
+    label.textContent = "motion comes from a link";
+    return;
+  }
+  // clip long moves to the pad's edge, keeping the direction
+  const len = Math.hypot(x, y), scale = len > RANGE ? RANGE / len : 1;
+  const ex = c + (x * scale / RANGE) * r, ey = c + (y * scale / RANGE) * r;
+  ctx.strokeStyle = ctx.fillStyle = len > RANGE ? "#e8a33d" : "#4ea1ff";
+  ctx.lineWidth = 2.5;
+  ctx.beginPath(); ctx.moveTo(c, c); ctx.lineTo(ex, ey); ctx.stroke();
+  if (len > 0) {
+    const a = Math.atan2(ey - c, ex - c);
+    ctx.beginPath();
+    ctx.moveTo(ex, ey);
+    ctx.lineTo(ex - 9 * Math.cos(a - 0.45), ey - 9 * Math.sin(a - 0.45));
+    ctx.lineTo(ex - 9 * Math.cos(a + 0.45), ey - 9 * Math.sin(a + 0.45));
+    ctx.fill();
+  } else {
+    ctx.beginPath(); ctx.arc(c, c, 3.5, 0, 2 * Math.PI); ctx.fill();
+  }
+  label.textContent = len === 0 ? "camera still (x 0, y 0)" : `camera moves x ${x}, y ${y} px/frame`;
+}
+
+function addPad(node) {
+  const [wx, wy] = widgetsOf(node);
+  if (!wx || !wy || node.widgets.some((w) => w.name === "t2vz_motion_pad")) return;
+  const root = document.createElement("div");
+  root.className = "t2vz-motion-pad";
+  Object.assign(root.style, { display: "flex", flexDirection: "column", alignItems: "center", gap: "2px" });
+  const canvas = document.createElement("canvas");
+  Object.assign(canvas.style, { width: `${SIZE}px`, height: `${SIZE}px`, cursor: "crosshair", borderRadius: "4px",
+                                touchAction: "none" });
+  canvas.title = "Drag to set the camera move per frame (x right, y down; in pixels of a 512-pixel frame). " +
+                 "Shift: half steps. Double-click: no motion. The ring is the paper's 12.";
+  const label = document.createElement("div");
+  Object.assign(label.style, { font: "11px sans-serif", color: "var(--descrip-text, #999)", whiteSpace: "nowrap" });
+  root.append(canvas, label);
+
+  const set = (vx, vy) => {
+    for (const [w, v] of [[wx, vx], [wy, vy]]) {
+      const min = w.options?.min ?? -512, max = w.options?.max ?? 512;
+      const value = Math.min(max, Math.max(min, v));
+      if (w.value !== value) {
+        w.value = value;
+        w.callback?.(value, app.canvas, node);
+      }
+    }
+    node.graph?.setDirtyCanvas?.(true, false);
+    draw(node, canvas, label);
+  };
+  const fromEvent = (e) => {
+    const rect = canvas.getBoundingClientRect();
+    const r = rect.width / 2 - 6 * (rect.width / SIZE);
+    const step = e.shiftKey ? 0.5 : 1;
+    const vx = snap(((e.clientX - rect.left - rect.width / 2) / r) * RANGE, step);
+    const vy = snap(((e.clientY - rect.top - rect.height / 2) / r) * RANGE, step);
+    set(Object.is(vx, -0) ? 0 : vx, Object.is(vy, -0) ? 0 : vy);
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    if (linked(node, X) || linked(node, Y) || e.button !== 0) return;
+    e.preventDefault();
+    e.stopPropagation();
+    canvas.setPointerCapture(e.pointerId);
+    fromEvent(e);
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (canvas.hasPointerCapture(e.pointerId)) { e.stopPropagation(); fromEvent(e); }
+  });
+  canvas.addEventListener("pointerup", (e) => {
+    if (canvas.hasPointerCapture(e.pointerId)) canvas.releasePointerCapture(e.pointerId);
+  });
+  canvas.addEventListener("dblclick", (e) => { e.stopPropagation(); set(0, 0); });
+
+  const widget = node.addDOMWidget("t2vz_motion_pad", "t2vz_motion_pad", root, {
+    serialize: false,
+    hideOnZoom: false,
+    getMinHeight: () => HEIGHT,
+    getMaxHeight: () => HEIGHT,
+  });
+  widget.serialize = false;
+  widget.t2vzRedraw = () => draw(node, canvas, label);
+
+  // redraw when the numbers change any other way (typed, dragged, loaded, linked)
+  for (const w of [wx, wy]) {
+    const callback = w.callback;
+    w.callback = function () {
+      const r = callback?.apply(this, arguments);
+      draw(node, canvas, label);
+      return r;
+    };
+  }
+  draw(node, canvas, label);
+}
+
+app.registerExtension({
+  name: "T2VZ.MotionPad",
+  beforeRegisterNodeDef(nodeType, nodeData) {
+    if (!nodeData.name?.startsWith("T2VZ_")) return;
+    const inputs = { ...nodeData.input?.required, ...nodeData.input?.optional };
+    if (!(X in inputs && Y in inputs)) return;
+
+    const onNodeCreated = nodeType.prototype.onNodeCreated;
+    nodeType.prototype.onNodeCreated = function () {
+      const result = onNodeCreated?.apply(this, arguments);
+      addPad(this);
+      return result;
+    };
+    for (const hook of ["onConfigure", "onConnectionsChange"]) {
+      const original = nodeType.prototype[hook];
+      nodeType.prototype[hook] = function () {
+        const result = original?.apply(this, arguments);
+        this.widgets?.find((w) => w.name === "t2vz_motion_pad")?.t2vzRedraw?.();
+        return result;
+      };
+    }
+  },
+});
