@@ -175,9 +175,10 @@ def test_node_search_finds_and_adds_a_pack_node(ui):
     ui.js("() => app.graph.clear()")
     canvas = ui.page.locator("canvas#graph-canvas")
     canvas.dblclick(position={"x": 600, "y": 400})
-    search = ui.page.locator("input[placeholder*='earch']:visible").first
-    search.fill("Text2Video-Zero Sampler")
-    ui.page.wait_for_timeout(600)
+    ui.page.wait_for_timeout(500)  # the search box opens focused
+    ui.page.keyboard.type("Text2Video-Zero Sampler", delay=20)
+    ui.page.get_by_text("Text2Video-Zero Sampler").first.wait_for(timeout=10_000)
+    ui.page.wait_for_timeout(300)
     ui.page.keyboard.press("Enter")
     ui.page.wait_for_function("() => app.graph.nodes.some((n) => n.type === 'T2VZ_Sampler')", timeout=10_000)
     assert ui.js("() => app.graph.nodes.map((n) => n.type)") == ["T2VZ_Sampler"]
@@ -206,7 +207,7 @@ def test_motion_pad_writes_plain_numbers_that_survive_save_and_reload(ui):
 
     # what Save writes: the two inputs as plain numbers, the pad not at all
     saved = ui.js("() => app.graph.serialize()")
-    node = next(n for n in saved["nodes"] if n["id"] == nid)
+    node = next(n for n in saved["nodes"] if str(n["id"]) == str(nid))  # newer frontends: "4" live, 4 saved
     names = ui.js("(id) => app.graph.getNodeById(id).widgets.filter((w) => w.serialize !== false)"
                   ".map((w) => w.name)", nid)
     assert len(node["widgets_values"]) == len(names)
@@ -237,6 +238,7 @@ def test_text2video_queued_from_the_ui_plays_in_its_save_node(ui):
     _shrink(ui)
     (save,) = ui.node_ids("SaveVideo")
     (sampler,) = ui.node_ids("T2VZ_Sampler")
+    ui.set_widget(sampler, "chunk_size", 2)  # 3 frames: frame 0 + 1, then frame 0 + 2
     ui.js("""() => {
         const api = window.comfyAPI.api.api;
         window.t2vzSeen = {progress: [], previews: 0, executed: []};
@@ -251,9 +253,13 @@ def test_text2video_queued_from_the_ui_plays_in_its_save_node(ui):
         && v.videoWidth === 64 && decodeURIComponent(v.src).includes('T2VZ'))""", timeout=30_000)
     ui.page.screenshot(path=str(ui.artifacts / "text2video_ui_run.png"))
     seen = ui.js("() => t2vzSeen")
-    # the progress bar covers the sampler's steps and ends full; latent previews were sent
+    # the progress bar counts every step of every chunk (frame 0's own steps, then 4 steps x 2
+    # chunks), moves at each and ends full; latent previews were sent while sampling
     ours = [(v, m) for n, v, m in seen["progress"] if n == str(sampler)]
-    assert ours and ours[-1][0] == ours[-1][1] and ours[-1][1] >= 4, seen["progress"]
+    total = ours[-1][1]
+    assert {m for _, m in ours} == {total} and total > 2 * 4, seen["progress"]
+    values = [v for v, _ in ours]
+    assert values == sorted(values) and sorted(set(values)) == list(range(1, total + 1)), seen["progress"]
     assert seen["previews"] > 0
 
 
