@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -180,3 +182,49 @@ def test_server_keeps_serving_after_bad_videos(server):
     bad = server.run(_save(_load(_bad_file(server, "t2vz_notes2.mp4", b"not a video"))))
     assert bad["status"]["status_str"] == "error"
     assert _pngs(server, _save(_load(frame_load_cap=2, resolution=64))).shape == (2, 64, 64, 3)
+
+
+# -- the editor's preview of what Load Video outputs (web/js/load_video_preview.js) ------------
+
+def _preview(server, **query):
+    url = f"{server.url}/api/t2vz/load_video_preview?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(url) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_load_video_preview_is_the_nodes_output(server):
+    from support.media import read_video
+    options = {"select_every_nth": 3, "skip_first_frames": 1, "frame_load_cap": 4, "resolution": 128}
+    status, info = _preview(server, video=DANCE, **options)
+    assert status == 200, info
+    assert {k: info[k] for k in ("frame_count", "width", "height", "type", "subfolder")} == \
+        {"frame_count": 4, "width": 128, "height": 128, "type": "temp", "subfolder": "t2vz_preview"}
+    assert info["fps"] == pytest.approx(4 / 3) and info["source"]["frame_count"] == 16
+    path = server.temp_dir / info["subfolder"] / info["filename"]
+    frames, fps = read_video(path)
+    assert fps == pytest.approx(4 / 3, rel=1e-3)
+    node = _pngs(server, _save(_load(**options)))
+    assert frames.shape == node.shape == (4, 128, 128, 3)
+    assert np.abs(frames.astype(int) - node.astype(int)).mean() < 6  # h264 of the same frames
+    # asking again reuses the file; other options make another one
+    assert _preview(server, video=DANCE, **options)[1]["filename"] == info["filename"]
+    assert _preview(server, video=DANCE, **{**options, "frame_load_cap": 2})[1]["frame_count"] == 2
+
+
+@pytest.mark.parametrize("query, needle", [
+    ({"video": DANCE, "select_every_nth": "0"}, "select_every_nth (0) must be at least 1"),
+    ({"video": DANCE, "frame_load_cap": "two"}, "frame_load_cap ('two') must be a number"),
+    ({"video": DANCE, "resolution": "12.5"}, "resolution ('12.5') must be a whole number"),
+    ({"video": DANCE, "end_time": "1", "start_time": "2"}, "end_time (1.0) must be greater than start_time (2.0)"),
+    ({"video": DANCE, "fps": "3"}, "unknown option(s) fps; allowed: video, frame_load_cap"),
+    ({"video": "../../etc/passwd"}, "points outside ComfyUI's input folder"),
+    ({"video": "missing.mp4"}, "'missing.mp4' was not found in ComfyUI's input folder"),
+    ({}, "no file chosen"),
+])
+def test_load_video_preview_bad_input_is_a_400_with_a_clear_message(server, query, needle):
+    status, body = _preview(server, **query)
+    assert status == 400 and needle in body["error"], body
+    assert _preview(server, video=DANCE, frame_load_cap=1)[0] == 200  # still serving
