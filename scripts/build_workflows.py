@@ -328,6 +328,8 @@ def build(name, wf, defs):
                 if opts.get("control_after_generate"):
                     widgets.append("fixed")
                 api_inputs[iname] = val
+        if any(opts.get("video_upload") or opts.get("image_upload") for _, _, opts, _ in spec):
+            widgets.append("image")  # the frontend's upload button saves this value, as on core's Load Image
         for i, s in enumerate(sockets):
             for ln in links:
                 if ln[0] == s["link"]:

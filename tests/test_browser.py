@@ -7,7 +7,6 @@ with --front-end-root). Screenshots go to test-artifacts/browser/<frontend>/.
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 from pathlib import Path
 
@@ -123,6 +122,10 @@ def test_every_example_loads_whole_with_tooltips(ui):
         assert ui.js("() => t2vz.missingTypes()") == [], name
         assert ui.js("() => t2vz.brokenLinks()") == [], name
         assert ui.js("() => app.graph.links.size ?? Object.keys(app.graph.links).length") == len(wf["links"]), name
+        # saving it again gives the same inputs: the pack's widgets add nothing, move nothing
+        saved = {str(n["id"]): n.get("widgets_values") or [] for n in ui.js("() => app.graph.serialize()")["nodes"]}
+        want = {str(n["id"]): n.get("widgets_values") or [] for n in wf["nodes"]}
+        assert saved == want, (name, json.dumps([(k, saved[k], want[k]) for k in want if saved.get(k) != want[k]]))
         notes = ui.js("() => app.graph.nodes.filter((n) => n.type === 'Note').map((n) => n.widgets[0].value)")
         assert len(notes) == 1 and "models/" in notes[0], f"{name}: a Note saying which models it needs"
 
@@ -280,6 +283,9 @@ def test_load_video_preview_shows_the_selected_frames(ui, shared_assets):
     assert (ui.server.input_dir / "pose_dance1.mp4").read_bytes() == asset.read_bytes()
     ui.page.wait_for_function("() => document.querySelector('video.t2vz-load-video-preview')?.readyState >= 2",
                               timeout=30_000)
+    # one preview in the node, ours: core's preview of the raw file is not shown beside it
+    assert ui.js("() => document.querySelectorAll('video').length") == 1
+    assert ui.js("(id) => app.graph.getNodeById(id).widgets.filter((w) => w.type === 'video').length", nid) == 0
     info = ui.js("(id) => app.graph.getNodeById(id).t2vzPreviewInfo", nid)
     assert caption.inner_text().startswith(f"5 frames · {info['width']}×{info['height']} · ")
     assert max(info["width"], info["height"]) == 256

@@ -52,7 +52,18 @@ async function refresh(node) {
   node.t2vzPreviewInfo = info;
 }
 
+// Core's video upload widget previews the raw file in this node; ours shows what the node
+// outputs instead, so core's preview is given a container that is never attached (core
+// drops it when a file fails to load, hence set again at every change).
+function hideRawPreview(node) {
+  if (!node.videoContainer?.t2vzDetached) {
+    node.videoContainer = document.createElement("div");
+    node.videoContainer.t2vzDetached = true;
+  }
+}
+
 function schedule(node) {
+  hideRawPreview(node);
   clearTimeout(node.t2vzPreviewTimer);
   node.t2vzPreviewTimer = setTimeout(() => refresh(node), DEBOUNCE_MS);
 }
@@ -65,9 +76,7 @@ app.registerExtension({
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
-      // Core's video upload widget previews the raw file in this node; ours shows what the
-      // node outputs instead, so core's is given a container that is never attached.
-      this.videoContainer = document.createElement("div");
+      hideRawPreview(this);
       const node = this;
       for (const name of ["video", ...OPTIONS]) {
         const w = this.widgets?.find((x) => x.name === name);
