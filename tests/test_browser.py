@@ -339,3 +339,40 @@ def test_gif_preview_and_a_hostile_file_name_shown_as_text(ui):
     assert ui.js("() => document.querySelectorAll('img[src=\"x\"], img[src$=\"/x\"]').length") == 0
     saved = sorted(p.name for p in ui.server.output_dir.iterdir())
     assert any(n.startswith(XSS) and n.endswith(".gif") for n in saved), saved
+
+
+def test_nodes_2_0_mode_shows_one_preview_and_a_working_pad(ui, shared_assets):
+    """The frontend's Vue-rendered nodes ("Nodes 2.0", a setting): the pack's widgets work there
+    too, and Load Video still shows only its own preview."""
+    ui.server.copy_to_input(shared_assets / "pose_dance1.mp4", "vue_dance.mp4")
+    ui.js("async () => { await app.extensionManager.setting.set('Comfy.VueNodes.Enabled', true); }")
+    ui.page.reload()
+    ui.open()
+    assert ui.js("() => app.extensionManager.setting.get('Comfy.VueNodes.Enabled')") is True
+
+    ui.load_workflow(_template(ui.server, "pose_to_video"))
+    (lv,) = ui.node_ids("T2VZ_LoadVideo")
+    ui.set_widget(lv, "frame_load_cap", 3)
+    ui.set_widget(lv, "video", "vue_dance.mp4")
+    ui.js("(id) => t2vz.focus(id)", lv)
+    node = ui.page.locator(f"[data-node-id='{lv}']")
+    node.locator(".t2vz-preview-caption").filter(has_text="3 frames · 512×512").wait_for(timeout=30_000)
+    ui.page.wait_for_function(
+        f"() => document.querySelector(\"[data-node-id='{lv}'] video.t2vz-load-video-preview\")?.readyState >= 2",
+        timeout=30_000)
+    ui.page.wait_for_timeout(500)  # core's raw-file preview would have appeared by now
+    # 1.32.9's Nodes 2.0 (a beta then) has no way to turn off core's preview of the uploaded
+    # file (the node's hideOutputImages flag came later): there it stays beside ours
+    assert node.locator("video").count() == (1 if ui.server.frontend == "newest" else 2)
+    ui.page.screenshot(path=str(ui.artifacts / "nodes_2_0_load_video.png"))
+
+    ui.load_workflow(_template(ui.server, "text2video"))
+    (sampler,) = ui.node_ids("T2VZ_Sampler")
+    ui.js("(id) => t2vz.focus(id)", sampler)
+    pad = ui.page.locator(f"[data-node-id='{sampler}'] .t2vz-motion-pad canvas")
+    pad.wait_for(timeout=10_000)
+    box = pad.bounding_box()
+    ui.page.mouse.click(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2)  # right of centre
+    values = ui.widget_values(sampler)
+    assert values["motion_field_strength_x"] > 0 and values["motion_field_strength_y"] == 0, values
+    ui.page.screenshot(path=str(ui.artifacts / "nodes_2_0_motion_pad.png"))

@@ -53,9 +53,11 @@ async function refresh(node) {
 }
 
 // Core's video upload widget previews the raw file in this node; ours shows what the node
-// outputs instead, so core's preview is given a container that is never attached (core
-// drops it when a file fails to load, hence set again at every change).
+// outputs instead. On the classic canvas core's preview is given a container that is never
+// attached (core drops it when a file fails to load, hence set again at every change); on
+// Nodes 2.0 (Vue nodes) the node's hideOutputImages flag turns it off.
 function hideRawPreview(node) {
+  node.hideOutputImages = true;
   if (!node.videoContainer?.t2vzDetached) {
     node.videoContainer = document.createElement("div");
     node.videoContainer.t2vzDetached = true;
