@@ -1,34 +1,46 @@
 """Previews for the graph editor: what a Load Video node will feed in, as a small mp4.
 
-The preview is made by the same ``read_video`` call the node's ``execute`` makes, so the
-frames, their count, size and fps are exactly the node's output. Files go to ComfyUI's
-temp folder (emptied at every server start), named by a hash of the file's identity and
-the options, so moving a slider back to an earlier value reuses the earlier preview.
+The frames are picked and resized by the same code as the node's ``execute``
+(``select_frames``, ``target_size``, ``resize_images``), so the count, size, fps and pixels
+are the node's output. The work is bounded whatever the video: the count, size and fps come
+from probing alone, at most ``PREVIEW_MAX_FRAMES`` frames are decoded (one at a time, never
+the whole video in memory), a preview larger than ``PREVIEW_MAX_SIDE`` is shown scaled down,
+one preview is made at a time, and only the newest ``PREVIEW_KEEP`` files are kept. Files go
+to ComfyUI's temp folder (emptied at every server start), named by a hash of the file's
+identity and the options, so going back to earlier settings reuses the earlier preview.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
 import os
 import tempfile
+import threading
 
 import numpy as np
+import torch
 
 from . import video_io
 
 PREVIEW_SUBFOLDER = "t2vz_preview"
+PREVIEW_MAX_FRAMES = 120
+PREVIEW_MAX_SIDE = 1024
+PREVIEW_KEEP = 100
 
-# Load Video's options: name -> (type, default). Query strings carry them as text.
-LOAD_VIDEO_OPTIONS: dict[str, tuple[type, float]] = {
-    "frame_load_cap": (int, 0),
-    "skip_first_frames": (int, 0),
-    "select_every_nth": (int, 1),
-    "resolution": (int, 512),
-    "output_fps": (float, 0.0),
-    "start_time": (float, 0.0),
-    "end_time": (float, 0.0),
+# Load Video's options: name -> (type, default, maximum), as the node's schema.
+LOAD_VIDEO_OPTIONS: dict[str, tuple[type, float, float]] = {
+    "frame_load_cap": (int, 0, 100000),
+    "skip_first_frames": (int, 0, 100000),
+    "select_every_nth": (int, 1, 1000),
+    "resolution": (int, 512, 16384),
+    "output_fps": (float, 0.0, 1000.0),
+    "start_time": (float, 0.0, 1e6),
+    "end_time": (float, 0.0, 1e6),
 }
+
+_one_at_a_time = threading.Lock()
 
 
 class PreviewError(ValueError):
@@ -42,7 +54,7 @@ def parse_options(query: dict[str, str]) -> dict:
         raise PreviewError(f"unknown option(s) {', '.join(unknown)}; allowed: video, "
                            f"{', '.join(LOAD_VIDEO_OPTIONS)}")
     opts = {}
-    for name, (kind, default) in LOAD_VIDEO_OPTIONS.items():
+    for name, (kind, default, maximum) in LOAD_VIDEO_OPTIONS.items():
         text = query.get(name)
         if text is None or text == "":
             opts[name] = default
@@ -55,6 +67,8 @@ def parse_options(query: dict[str, str]) -> dict:
             if not math.isfinite(value) or value != int(value):
                 raise PreviewError(f"{name} ({text!r}) must be a whole number")
             value = int(value)
+        if value > maximum:
+            raise PreviewError(f"{name} ({text}) must be at most {maximum:g}")
         opts[name] = value
     msg = video_io.check_options(opts["start_time"], opts["end_time"], opts["output_fps"],
                                  opts["skip_first_frames"], opts["select_every_nth"],
@@ -82,34 +96,70 @@ def write_mp4(path: str, frames: np.ndarray, fps: float) -> None:
             os.unlink(tmp)
 
 
+def _display_size(width: int, height: int) -> tuple[int, int]:
+    k = min(1.0, PREVIEW_MAX_SIDE / max(width, height))
+    return max(2, int(round(width * k / 2)) * 2), max(2, int(round(height * k / 2)) * 2)
+
+
+def _prune(folder: str) -> None:
+    """Keep the newest PREVIEW_KEEP previews."""
+    metas = sorted(glob.glob(os.path.join(folder, "*.json")), key=os.path.getmtime, reverse=True)
+    for meta in metas[PREVIEW_KEEP:]:
+        for path in (meta, meta[:-len(".json")] + ".mp4"):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+
 def load_video_preview(video: str, options: dict, input_dir: str, temp_dir: str) -> dict:
     """Make (or reuse) the preview of what Load Video outputs for ``video`` and ``options``.
 
     Returns the file entry for ComfyUI's /view (type "temp") and what the node will output:
-    frame_count, width, height, fps; plus the source video's size, fps and frame count.
+    frame_count, width, height, fps; shown_frames (the preview's first frames, at most
+    PREVIEW_MAX_FRAMES); the source video's size, fps and frame count.
     """
     path = video_io.resolve_in_folder(video, input_dir)
     st = os.stat(path)
     key = json.dumps([video, st.st_mtime_ns, st.st_size, sorted(options.items())])
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     folder = os.path.join(temp_dir, PREVIEW_SUBFOLDER)
-    os.makedirs(folder, exist_ok=True)
-    name = f"{digest}.mp4"
-    meta_path = os.path.join(folder, f"{digest}.json")
-    if os.path.exists(meta_path) and os.path.exists(os.path.join(folder, name)):
-        with open(meta_path, encoding="utf-8") as f:
-            return json.load(f)
-    out = video_io.read_video(path, name=video, **options)
-    frames = video_io.to_uint8_frames(out.images)
-    write_mp4(os.path.join(folder, name), frames, out.fps)
-    n, h, w, _ = frames.shape
-    meta = {
-        "filename": name, "subfolder": PREVIEW_SUBFOLDER, "type": "temp", "format": "video/mp4",
-        "frame_count": int(n), "width": int(w), "height": int(h), "fps": float(out.fps),
-        "source": {"width": out.source.width, "height": out.source.height, "fps": out.source.fps,
-                   "frame_count": out.source.frame_count},
-    }
-    with open(meta_path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(meta, f)
-    os.replace(meta_path + ".tmp", meta_path)
-    return meta
+    name, meta_path = f"{digest}.mp4", os.path.join(folder, f"{digest}.json")
+    with _one_at_a_time:
+        if os.path.exists(meta_path) and os.path.exists(os.path.join(folder, name)):
+            with open(meta_path, encoding="utf-8") as f:
+                return json.load(f)
+        os.makedirs(folder, exist_ok=True)
+        info = video_io.probe_video(path, video)
+        sel = video_io.select_frames(
+            info.frame_count, info.fps, start_time=options["start_time"], end_time=options["end_time"],
+            output_fps=options["output_fps"], skip_first_frames=options["skip_first_frames"],
+            select_every_nth=options["select_every_nth"], frame_load_cap=options["frame_load_cap"],
+            name=f"video '{video}'")
+        width, height = video_io.target_size(info.width, info.height, options["resolution"])
+        shown = sel.indices[:PREVIEW_MAX_FRAMES]
+        dw, dh = _display_size(width, height)
+        frames = np.empty((len(shown), dh, dw, 3), dtype=np.uint8)
+
+        def keep(pos: int, frame: np.ndarray) -> None:
+            image = torch.from_numpy(frame.copy()).float().div_(255.0)[None]
+            image = video_io.resize_images(image, width, height)  # as the node does
+            if (dw, dh) != (width, height):
+                image = video_io.resize_images(image, dw, dh)
+            frames[pos] = video_io.to_uint8_frames(image)[0]
+
+        video_io.decode_each(path, info, shown, keep, video)
+        write_mp4(os.path.join(folder, name), frames, sel.fps)
+        meta = {
+            "filename": name, "subfolder": PREVIEW_SUBFOLDER, "type": "temp", "format": "video/mp4",
+            "video": video, "frame_count": len(sel.indices), "shown_frames": len(shown),
+            "width": width, "height": height, "fps": float(sel.fps),
+            "source": {"width": info.width, "height": info.height, "fps": info.fps,
+                       "frame_count": info.frame_count},
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".t2vz-", suffix=".json", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+        os.replace(tmp, meta_path)
+        _prune(folder)
+        return meta

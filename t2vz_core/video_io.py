@@ -322,16 +322,29 @@ def probe_video(path: str, name: str | None = None) -> VideoInfo:
 
 def decode_frames(path: str, info: VideoInfo, indices: list[int], name: str | None = None) -> np.ndarray:
     """(len(indices), H, W, 3) uint8 RGB of the source frames at ``indices`` (non-decreasing).
-    Decodes from the start up to the last index only; other frames are not kept.
+    Decodes from the start up to the last index only; other frames are not kept."""
+    out = np.empty((len(indices), info.height, info.width, 3), dtype=np.uint8)
+
+    def keep(pos: int, frame: np.ndarray) -> None:
+        out[pos] = frame
+
+    decode_each(path, info, indices, keep, name)
+    return out
+
+
+def decode_each(path: str, info: VideoInfo, indices: list[int], sink, name: str | None = None) -> None:
+    """Call ``sink(position, frame)`` for each of ``indices`` (non-decreasing source frame
+    indices) in order, ``frame`` being an (H, W, 3) uint8 RGB array valid during the call only.
+    Decodes from the start up to the last index; nothing else is kept in memory.
 
     Every decoded frame comes out exactly once ("passthrough"): by default ffmpeg duplicates and
     drops frames of variable-frame-rate videos to a constant rate. The option is -fps_mode since
     ffmpeg 5.1; -vsync, used before it, is gone from recent versions."""
     name = name or os.path.basename(path)
-    out, decoded, surplus, returncode, err = _decode(path, info, indices, ("-fps_mode", "passthrough"))
-    if out is None and decoded == 0 and "Unrecognized option 'fps_mode'" in err:  # ffmpeg < 5.1
-        out, decoded, surplus, returncode, err = _decode(path, info, indices, ("-vsync", "passthrough"))
-    if out is None:
+    complete, decoded, surplus, returncode, err = _decode(path, info, indices, ("-fps_mode", "passthrough"), sink)
+    if not complete and decoded == 0 and "Unrecognized option 'fps_mode'" in err:  # ffmpeg < 5.1
+        complete, decoded, surplus, returncode, err = _decode(path, info, indices, ("-vsync", "passthrough"), sink)
+    if not complete:
         raise _unreadable(path, name, f"decoded only {decoded} of its {info.frame_count} frames "
                                       f"(exit {returncode}): {_tail(err) or 'no error message'}")
     if surplus:
@@ -339,16 +352,14 @@ def decode_frames(path: str, info: VideoInfo, indices: list[int], name: str | No
                            f"says; re-encode the video (e.g. ffmpeg -i in.mp4 out.mp4)")
     if err.strip():
         logger.warning("ffmpeg reported problems decoding %s: %s", name, _tail(err))
-    return out
 
 
-def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[str, str]):
-    """(frames, or None if some index was not reached; frames decoded; whether ffmpeg sent more bytes than
+def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[str, str], sink):
+    """(whether every index was reached; frames decoded; whether ffmpeg sent more bytes than
     that many frames of the probed size; exit code; stderr)."""
     w, h = info.width, info.height
     frame_bytes = w * h * 3
     last = indices[-1]
-    out = np.empty((len(indices), h, w, 3), dtype=np.uint8)
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0",
             *passthrough, "-frames:v", str(last + 1), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     pos = decoded = 0
@@ -361,7 +372,7 @@ def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[s
                 if len(buf) < frame_bytes:
                     break
                 while pos < len(indices) and indices[pos] == decoded:
-                    out[pos] = np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
+                    sink(pos, np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3))
                     pos += 1
                 decoded += 1
             surplus = decoded > last and bool(proc.stdout.read(1))  # -frames:v stops at last + 1
@@ -370,7 +381,7 @@ def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[s
             returncode = proc.wait()
         errf.seek(0)
         err = errf.read().decode("utf-8", "replace")
-    return (out if pos == len(indices) else None), decoded, surplus, returncode, err
+    return pos == len(indices), decoded, surplus, returncode, err
 
 
 def read_video(path: str, *, frame_load_cap: int = 0, skip_first_frames: int = 0, select_every_nth: int = 1,

@@ -210,7 +210,8 @@ def test_load_video_preview_is_the_nodes_output(server):
     assert frames.shape == node.shape == (4, 128, 128, 3)
     assert np.abs(frames.astype(int) - node.astype(int)).mean() < 6  # h264 of the same frames
     # asking again reuses the file; other options make another one
-    assert _preview(server, video=DANCE, **options)[1]["filename"] == info["filename"]
+    stamp = path.stat().st_mtime_ns
+    assert _preview(server, video=DANCE, **options)[1] == info and path.stat().st_mtime_ns == stamp
     assert _preview(server, video=DANCE, **{**options, "frame_load_cap": 2})[1]["frame_count"] == 2
 
 
@@ -223,6 +224,7 @@ def test_load_video_preview_is_the_nodes_output(server):
     ({"video": "../../etc/passwd"}, "points outside ComfyUI's input folder"),
     ({"video": "missing.mp4"}, "'missing.mp4' was not found in ComfyUI's input folder"),
     ({}, "no file chosen"),
+    ({"video": DANCE, "resolution": "20000"}, "resolution (20000) must be at most 16384"),
 ])
 def test_load_video_preview_bad_input_is_a_400_with_a_clear_message(server, query, needle):
     status, body = _preview(server, **query)

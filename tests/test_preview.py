@@ -1,0 +1,84 @@
+"""The editor's Load Video preview (t2vz_core/preview.py), in-process: the frames it shows are
+the node's frames, and its cost is bounded whatever the video and options."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from support.media import read_video
+from t2vz_core import preview, video_io
+
+OPTIONS = dict(frame_load_cap=0, skip_first_frames=0, select_every_nth=1, resolution=128, output_fps=0.0,
+               start_time=0.0, end_time=0.0)
+
+
+@pytest.fixture
+def folders(tmp_path, shared_assets):
+    inp, tmp = tmp_path / "input", tmp_path / "temp"
+    inp.mkdir()
+    shutil.copy(shared_assets / "pose_dance1.mp4", inp / "dance.mp4")
+    return str(inp), str(tmp)
+
+
+def _node_frames(folders, **options):
+    out = video_io.read_video(f"{folders[0]}/dance.mp4", **{**OPTIONS, **options})
+    return video_io.to_uint8_frames(out.images), out.fps
+
+
+def test_preview_frames_are_the_nodes_frames(folders):
+    options = {**OPTIONS, "select_every_nth": 2, "skip_first_frames": 3}
+    meta = preview.load_video_preview("dance.mp4", options, *folders)
+    node, fps = _node_frames(folders, select_every_nth=2, skip_first_frames=3)
+    frames, preview_fps = read_video(f"{folders[1]}/{meta['subfolder']}/{meta['filename']}")
+    assert (meta["frame_count"], meta["shown_frames"], meta["height"], meta["width"]) == (7, 7, 128, 128)
+    assert frames.shape == node.shape and preview_fps == pytest.approx(fps) == pytest.approx(meta["fps"])
+    err = np.abs(frames.astype(int) - node.astype(int)).mean(axis=(1, 2, 3))
+    assert err.max() < 5, err  # h264 of the same pictures
+    shifted = np.abs(frames[1:].astype(int) - node[:-1].astype(int)).mean()
+    assert shifted > 2 * err.mean()  # and not merely similar frames of the same video
+
+
+def test_long_selections_show_their_first_frames_and_report_the_full_count(folders, monkeypatch):
+    monkeypatch.setattr(preview, "PREVIEW_MAX_FRAMES", 3)
+    meta = preview.load_video_preview("dance.mp4", OPTIONS, *folders)
+    assert (meta["frame_count"], meta["shown_frames"]) == (16, 3)
+    frames, _ = read_video(f"{folders[1]}/{meta['subfolder']}/{meta['filename']}")
+    node, _ = _node_frames(folders, frame_load_cap=3)
+    assert frames.shape == node.shape and np.abs(frames.astype(int) - node.astype(int)).mean() < 5
+
+
+def test_large_outputs_are_shown_scaled_down_with_the_nodes_size_reported(folders, monkeypatch):
+    monkeypatch.setattr(preview, "PREVIEW_MAX_SIDE", 64)
+    meta = preview.load_video_preview("dance.mp4", {**OPTIONS, "resolution": 256, "frame_load_cap": 2}, *folders)
+    assert (meta["width"], meta["height"]) == (256, 256)
+    frames, _ = read_video(f"{folders[1]}/{meta['subfolder']}/{meta['filename']}")
+    assert frames.shape == (2, 64, 64, 3)
+
+
+def test_a_preview_is_made_once_and_old_ones_are_pruned(folders, monkeypatch):
+    first = preview.load_video_preview("dance.mp4", {**OPTIONS, "frame_load_cap": 1}, *folders)
+    path = f"{folders[1]}/{first['subfolder']}/{first['filename']}"
+    stamp = os.stat(path).st_mtime_ns
+    assert preview.load_video_preview("dance.mp4", {**OPTIONS, "frame_load_cap": 1}, *folders) == first
+    assert os.stat(path).st_mtime_ns == stamp  # reused, not made again
+    monkeypatch.setattr(preview, "PREVIEW_KEEP", 2)
+    for cap in (2, 3, 4):
+        preview.load_video_preview("dance.mp4", {**OPTIONS, "frame_load_cap": cap}, *folders)
+    kept = sorted(p.name for p in (Path(folders[1]) / "t2vz_preview").iterdir())
+    assert len(kept) == 4 and first["filename"] not in kept  # 2 previews: mp4 + json each
+
+
+@pytest.mark.parametrize("query, needle", [
+    ({"resolution": "100000"}, "resolution (100000) must be at most 16384"),
+    ({"output_fps": "1e8"}, "output_fps (1e8) must be at most 1000"),
+    ({"frame_load_cap": "inf"}, "frame_load_cap ('inf') must be a whole number"),
+    ({"start_time": "nan"}, "start_time (nan) must be 0 or more"),
+])
+def test_options_beyond_the_nodes_limits_are_refused(query, needle):
+    with pytest.raises(preview.PreviewError) as e:
+        preview.parse_options({"video": "x.mp4", **query})
+    assert needle in str(e.value)
