@@ -69,7 +69,7 @@ def ui(browser, ui_server, request):
     try:
         yield page
         assert page.dialogs == [], f"unexpected alert/confirm dialogs: {page.dialogs}"
-        ours = [e for e in page.page_errors if "t2vz" in e.lower() or "/extensions/" in e]
+        ours = [e for e in page.page_errors if f"/extensions/{PACK_DIR_NAME}/" in e or "t2vz" in e.lower()]
         assert ours == [], f"errors from the pack's web extension: {ours}"
     finally:
         try:  # the last state of every test, for looking at when one fails
@@ -122,7 +122,18 @@ def test_every_example_loads_whole_with_tooltips(ui):
         assert ui.js("() => t2vz.missingTypes()") == [], name
         assert ui.js("() => t2vz.brokenLinks()") == [], name
         assert ui.js("() => app.graph.links.size ?? Object.keys(app.graph.links).length") == len(wf["links"]), name
+        # once the pack's widgets are there (Load Video's preview answers after a moment),
         # saving it again gives the same inputs: the pack's widgets add nothing, move nothing
+        n_load = sum(1 for n in wf["nodes"] if n["type"] == "T2VZ_LoadVideo")
+        ui.page.wait_for_function(
+            "(n) => [...document.querySelectorAll('.t2vz-preview-caption')].filter((c) => c.isConnected"
+            " && c.textContent && !c.textContent.startsWith('preparing')).length >= n", arg=n_load, timeout=20_000)
+        api = ui.js("async () => (await app.graphToPrompt()).output")
+        for nid, node in api.items():
+            if node["class_type"].startswith("T2VZ_"):
+                schema = ui.js("(t) => { const d = LiteGraph.registered_node_types[t].nodeData;"
+                               " return Object.keys({...d.input.required, ...d.input.optional}); }", node["class_type"])
+                assert set(node["inputs"]) <= set(schema), (name, node["class_type"], set(node["inputs"]) - set(schema))
         saved = {str(n["id"]): n.get("widgets_values") or [] for n in ui.js("() => app.graph.serialize()")["nodes"]}
         want = {str(n["id"]): n.get("widgets_values") or [] for n in wf["nodes"]}
         assert saved == want, (name, json.dumps([(k, saved[k], want[k]) for k in want if saved.get(k) != want[k]]))
@@ -207,6 +218,17 @@ def test_motion_pad_writes_plain_numbers_that_survive_save_and_reload(ui):
     assert float(x).is_integer() and float(y).is_integer()  # snapped to whole steps
     label = ui.page.locator(".t2vz-motion-pad div").first.inner_text()
     assert f"x {x:g}" in label and f"y {y:g}" in label
+    # the drag is one undo step
+    ui.js("() => app.canvas.canvas.focus()")
+    ui.page.keyboard.press("Control+z")
+    ui.page.wait_for_function(f"() => app.graph.getNodeById({nid!r}).widgets.find((w) => w.name ==="
+                              " 'motion_field_strength_x').value === 12", timeout=5_000)
+    assert ui.widget_values(nid)["motion_field_strength_y"] == 12
+    ui.page.keyboard.press("Control+y")
+    ui.page.wait_for_function(f"() => app.graph.getNodeById({nid!r}).widgets.find((w) => w.name ==="
+                              f" 'motion_field_strength_x').value === {x}", timeout=5_000)
+    (nid,) = ui.node_ids("T2VZ_Sampler")  # undo/redo load the graph again
+    assert ui.widget_values(nid)["motion_field_strength_y"] == y
 
     # what Save writes: the two inputs as plain numbers, the pad not at all
     saved = ui.js("() => app.graph.serialize()")
@@ -277,8 +299,9 @@ def test_load_video_preview_shows_the_selected_frames(ui, shared_assets):
     with ui.page.expect_file_chooser() as chooser:
         ui.page.mouse.click(*ui.js("(id) => t2vz.widgetPos(id, 'upload')", nid))
     chooser.value.set_files(str(asset))
+    ui.page.wait_for_function(f"() => app.graph.getNodeById({nid!r}).t2vzPreviewInfo?.video === 'pose_dance1.mp4'",
+                              timeout=30_000)
     caption = ui.page.locator(".t2vz-preview-caption").first
-    caption.filter(has_text="5 frames").wait_for(timeout=30_000)
     assert ui.widget_values(nid)["video"] == "pose_dance1.mp4"
     assert (ui.server.input_dir / "pose_dance1.mp4").read_bytes() == asset.read_bytes()
     ui.page.wait_for_function("() => document.querySelector('video.t2vz-load-video-preview')?.readyState >= 2",
@@ -297,9 +320,10 @@ def test_load_video_preview_shows_the_selected_frames(ui, shared_assets):
     with urllib.request.urlopen(src) as r:
         preview_path.write_bytes(r.read())
     frames, fps = read_video(preview_path)
-    prompt = {"1": {"class_type": "T2VZ_LoadVideo", "inputs": {**ui.js(
-        "(id) => Object.fromEntries(app.graph.getNodeById(id).widgets.filter((w) => w.options?.serialize !== false"
-        " && w.serialize !== false && w.name !== 'upload').map((w) => [w.name, w.value]))", nid)}},
+    node_inputs = ui.js("async (id) => (await app.graphToPrompt()).output[String(id)].inputs", nid)
+    assert set(node_inputs) == {"video", "frame_load_cap", "skip_first_frames", "select_every_nth", "resolution",
+                                "output_fps", "start_time", "end_time"}  # the preview adds nothing
+    prompt = {"1": {"class_type": "T2VZ_LoadVideo", "inputs": node_inputs},
               "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "lv/frame"}}}
     entry = ui.server.run(prompt, timeout=120)
     from PIL import Image
@@ -339,6 +363,14 @@ def test_gif_preview_and_a_hostile_file_name_shown_as_text(ui):
     assert ui.js("() => document.querySelectorAll('img[src=\"x\"], img[src$=\"/x\"]').length") == 0
     saved = sorted(p.name for p in ui.server.output_dir.iterdir())
     assert any(n.startswith(XSS) and n.endswith(".gif") for n in saved), saved
+    inputs = ui.js("async (id) => Object.keys((await app.graphToPrompt()).output[String(id)].inputs)", gif)
+    assert sorted(inputs) == ["filename_prefix", "fps", "images", "loop"]  # the preview adds nothing
+
+    # another workflow tab and back: the GIF is shown again
+    ui.js("async () => { await app.extensionManager.command.execute('Comfy.NewBlankWorkflow'); }")
+    ui.page.wait_for_function("() => app.graph.nodes.length === 0", timeout=10_000)
+    ui.js("async () => { await app.extensionManager.command.execute('Workspace.PreviousOpenedWorkflow'); }")
+    ui.page.wait_for_function("() => document.querySelector('img.t2vz-gif')?.naturalWidth === 64", timeout=15_000)
 
 
 def test_nodes_2_0_mode_shows_one_preview_and_a_working_pad(ui, shared_assets):

@@ -129,9 +129,13 @@ class ComfyPage:
         self.url = url
         self.page_errors: list[str] = []
         self.dialogs: list[str] = []
-        page.on("pageerror", lambda e: self.page_errors.append(str(e)))
+        # with the stack: it names the script the error came from
+        page.on("pageerror", lambda e: self.page_errors.append(f"{e}\n{getattr(e, 'stack', '') or ''}"))
 
         def on_dialog(d):
+            if d.type == "beforeunload":  # "leave with unsaved changes?" on reload: yes
+                d.accept()
+                return
             self.dialogs.append(f"{d.type}: {d.message}")
             d.dismiss()
         page.on("dialog", on_dialog)

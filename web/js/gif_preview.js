@@ -5,6 +5,21 @@ import { formatFps, mediaWidget, viewUrl } from "./t2vz_media.js";
 
 const NODE = "T2VZ_SaveGIF";
 
+function show(node, gif) {
+  if (!gif?.filename) return;
+  const media = mediaWidget(node, "t2vz_gif_preview");
+  const img = document.createElement("img");
+  img.alt = gif.filename;
+  img.className = "t2vz-gif";
+  // an older GIF that finishes loading after a newer one replaced it changes nothing
+  img.addEventListener("load", () => { if (img.isConnected) media.show(img, img.naturalWidth, img.naturalHeight); });
+  img.addEventListener("error", () => { if (img.isConnected) media.message(`could not load ${gif.filename}`, true); });
+  img.src = viewUrl(gif);
+  media.show(img, gif.width, gif.height);
+  media.message(`${gif.filename} · ${gif.frame_count} frames · ${gif.width}×${gif.height} · ${formatFps(gif.frame_rate)} fps`);
+  node.t2vzGif = gif.filename;
+}
+
 app.registerExtension({
   name: "T2VZ.GifPreview",
   beforeRegisterNodeDef(nodeType, nodeData) {
@@ -12,17 +27,19 @@ app.registerExtension({
     const onExecuted = nodeType.prototype.onExecuted;
     nodeType.prototype.onExecuted = function (message) {
       const result = onExecuted?.apply(this, arguments);
-      const gif = message?.gifs?.[0];
-      if (gif?.filename) {
-        const media = mediaWidget(this, "t2vz_gif_preview");
-        const img = document.createElement("img");
-        img.alt = gif.filename;
-        img.className = "t2vz-gif";
-        img.addEventListener("load", () => media.show(img, img.naturalWidth, img.naturalHeight));
-        img.addEventListener("error", () => media.message(`could not load ${gif.filename}`, true));
-        img.src = viewUrl(gif);
-        media.show(img, gif.width, gif.height);
-        media.message(`${gif.filename} · ${gif.frame_count} frames · ${gif.width}×${gif.height} · ${formatFps(gif.frame_rate)} fps`);
+      show(this, message?.gifs?.[0]);
+      return result;
+    };
+    // Switching workflow tabs configures the nodes again and then restores the last outputs
+    // (without calling onExecuted): show the GIF again from them.
+    const onConfigure = nodeType.prototype.onConfigure;
+    nodeType.prototype.onConfigure = function () {
+      const result = onConfigure?.apply(this, arguments);
+      for (const ms of [0, 250, 1000]) {
+        setTimeout(() => {
+          const gif = app.nodeOutputs?.[String(this.id)]?.gifs?.[0];
+          if (gif && this.graph && this.t2vzGif !== gif.filename) show(this, gif);
+        }, ms);
       }
       return result;
     };

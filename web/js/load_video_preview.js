@@ -9,46 +9,66 @@ const OPTIONS = ["frame_load_cap", "skip_first_frames", "select_every_nth", "res
                  "start_time", "end_time"];
 const DEBOUNCE_MS = 300;
 
+function isLinked(node, name) {
+  return !!node.inputs?.some((i) => i.name === name && i.link != null);
+}
+
+// The query for the preview, and the options that come from links (unknown until the graph runs).
 function query(node) {
   const params = new URLSearchParams();
+  const linked = [];
   for (const name of ["video", ...OPTIONS]) {
+    if (isLinked(node, name)) { linked.push(name); continue; }
     const w = node.widgets?.find((x) => x.name === name);
     if (w === undefined || w.value === undefined || w.value === null) continue;
-    // a linked option is unknown until the graph runs: preview with the node's default
-    if (node.inputs?.some((i) => i.name === name && i.link != null)) continue;
     params.set(name, String(w.value));
   }
-  return params;
+  return { params, linked };
+}
+
+function caption(info, linked) {
+  let text = `${info.frame_count} frames · ${info.width}×${info.height} · ${formatFps(info.fps)} fps`;
+  if (info.shown_frames < info.frame_count) text += ` (preview: first ${info.shown_frames})`;
+  if (linked.length) text += ` · linked, shown with defaults: ${linked.join(", ")}`;
+  return text;
 }
 
 async function refresh(node) {
-  const params = query(node);
-  const key = params.toString();
+  const { params, linked } = query(node);
+  const key = params.toString() + "|" + linked.join(",");
   if (key === node.t2vzPreviewKey) return;
   node.t2vzPreviewKey = key;
+  node.t2vzPreviewAbort?.abort();
   const media = mediaWidget(node, "t2vz_video_preview");
+  if (linked.includes("video")) {
+    media.message("the video comes from a link: shown after a run");
+    return;
+  }
   if (!params.get("video")) {
     media.message("no video chosen: upload one with the button", true);
     return;
   }
+  const abort = new AbortController();
+  node.t2vzPreviewAbort = abort;
   media.message("preparing preview…");
   let info;
   try {
-    const resp = await api.fetchApi(`/t2vz/load_video_preview?${key}`);
+    const resp = await api.fetchApi(`/t2vz/load_video_preview?${params.toString()}`, { signal: abort.signal });
     info = await resp.json();
     if (!resp.ok) throw new Error(info?.error ?? `HTTP ${resp.status}`);
   } catch (e) {
-    if (node.t2vzPreviewKey === key) media.message(String(e.message ?? e), true);
+    if (abort.signal.aborted) return; // a newer request replaced this one
+    node.t2vzPreviewKey = undefined;  // ask again at the next change, even to the same settings
+    media.message(String(e.message ?? e), true);
     return;
   }
-  if (node.t2vzPreviewKey !== key) return; // a newer request is on its way
+  if (abort.signal.aborted || !node.graph) return;
   const video = document.createElement("video");
   Object.assign(video, { muted: true, loop: true, autoplay: true, playsInline: true, controls: true });
   video.className = "t2vz-load-video-preview";
-  video.dataset.frameCount = String(info.frame_count);
   video.src = viewUrl(info, false);
   media.show(video, info.width, info.height);
-  media.message(`${info.frame_count} frames · ${info.width}×${info.height} · ${formatFps(info.fps)} fps`);
+  media.message(caption(info, linked));
   node.t2vzPreviewInfo = info;
 }
 
@@ -78,7 +98,6 @@ app.registerExtension({
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
-      hideRawPreview(this);
       const node = this;
       for (const name of ["video", ...OPTIONS]) {
         const w = this.widgets?.find((x) => x.name === name);
@@ -94,18 +113,20 @@ app.registerExtension({
       return result;
     };
 
-    const onConfigure = nodeType.prototype.onConfigure;
-    nodeType.prototype.onConfigure = function () {
-      const result = onConfigure?.apply(this, arguments);
-      schedule(this);
-      return result;
-    };
+    for (const hook of ["onConfigure", "onConnectionsChange"]) {
+      const original = nodeType.prototype[hook];
+      nodeType.prototype[hook] = function () {
+        const result = original?.apply(this, arguments);
+        schedule(this);
+        return result;
+      };
+    }
 
-    const onConnectionsChange = nodeType.prototype.onConnectionsChange;
-    nodeType.prototype.onConnectionsChange = function () {
-      const result = onConnectionsChange?.apply(this, arguments);
-      schedule(this);
-      return result;
+    const onRemoved = nodeType.prototype.onRemoved;
+    nodeType.prototype.onRemoved = function () {
+      clearTimeout(this.t2vzPreviewTimer);
+      this.t2vzPreviewAbort?.abort();
+      return onRemoved?.apply(this, arguments);
     };
   },
 });

@@ -105,15 +105,29 @@ function addPad(node) {
     e.preventDefault();
     e.stopPropagation();
     canvas.setPointerCapture(e.pointerId);
+    app.canvas?.emitBeforeChange?.(); // one undo step per drag
+    node.graph?.beforeChange?.();
     fromEvent(e);
   });
   canvas.addEventListener("pointermove", (e) => {
     if (canvas.hasPointerCapture(e.pointerId)) { e.stopPropagation(); fromEvent(e); }
   });
-  canvas.addEventListener("pointerup", (e) => {
-    if (canvas.hasPointerCapture(e.pointerId)) canvas.releasePointerCapture(e.pointerId);
+  const done = (e) => {
+    if (!canvas.hasPointerCapture(e.pointerId)) return;
+    canvas.releasePointerCapture(e.pointerId);
+    node.graph?.afterChange?.();
+    app.canvas?.emitAfterChange?.();
+  };
+  canvas.addEventListener("pointerup", done);
+  canvas.addEventListener("pointercancel", done);
+  canvas.addEventListener("dblclick", (e) => {
+    e.stopPropagation();
+    app.canvas?.emitBeforeChange?.();
+    node.graph?.beforeChange?.();
+    set(0, 0);
+    node.graph?.afterChange?.();
+    app.canvas?.emitAfterChange?.();
   });
-  canvas.addEventListener("dblclick", (e) => { e.stopPropagation(); set(0, 0); });
 
   const widget = node.addDOMWidget("t2vz_motion_pad", "t2vz_motion_pad", root, {
     serialize: false,
