@@ -206,6 +206,17 @@ def test_motion_pad_writes_plain_numbers_that_survive_save_and_reload(ui):
     pad.wait_for()
     box = pad.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    # the wheel over the pad moves the canvas (zoom or pan, as the user's setting says), as
+    # over the rest of the node
+    view = "() => [app.canvas.ds.scale, ...app.canvas.ds.offset]"
+    before = ui.js(view)
+    ui.page.mouse.move(cx, cy)
+    ui.page.mouse.wheel(0, -120)
+    ui.page.wait_for_timeout(200)
+    assert ui.js(view) != before
+    ui.js("(id) => t2vz.focus(id)", nid)
+    box = pad.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     # drag from the centre to the left and down: camera moves left (x < 0) and down (y > 0)
     ui.page.mouse.move(cx, cy)
     ui.page.mouse.down()

@@ -2,6 +2,7 @@
 // camera moves each frame; dragging on the pad writes the two numbers. The pad is never saved:
 // the workflow and the API prompt keep the two plain number inputs.
 import { app } from "../../../scripts/app.js";
+import { forwardWheel } from "./t2vz_media.js";
 
 const X = "motion_field_strength_x";
 const Y = "motion_field_strength_y";
@@ -79,6 +80,7 @@ function addPad(node) {
   const label = document.createElement("div");
   Object.assign(label.style, { font: "11px sans-serif", color: "var(--descrip-text, #999)", whiteSpace: "nowrap" });
   root.append(canvas, label);
+  forwardWheel(root);
 
   const set = (vx, vy) => {
     for (const [w, v] of [[wx, vx], [wy, vy]]) {

@@ -12,6 +12,17 @@ export function viewUrl({ filename, subfolder = "", type = "output" }, bust = tr
   return api.apiURL(`/view?${params.toString()}`);
 }
 
+// Wheel over a preview zooms the canvas, as over the rest of the node (DOM widgets sit in a
+// layer above the canvas and would otherwise swallow it).
+export function forwardWheel(element) {
+  element.addEventListener("wheel", (e) => {
+    const canvas = window.comfyAPI?.app?.app?.canvas?.canvas;
+    if (!canvas) return;
+    e.preventDefault();
+    canvas.dispatchEvent(new WheelEvent("wheel", e));
+  }, { passive: false });
+}
+
 // Adds (once per node and name) a preview widget; returns {root, caption, show(el, w, h), message(text, isError)}.
 // The widget is never saved: it adds nothing to widgets_values nor to the API prompt.
 export function mediaWidget(node, name) {
@@ -30,6 +41,7 @@ export function mediaWidget(node, name) {
                                  color: "var(--descrip-text, #999)", overflow: "hidden", textOverflow: "ellipsis",
                                  whiteSpace: "nowrap", textAlign: "center" });
   root.append(frame, caption);
+  forwardWheel(root);
 
   let aspect = 0; // height / width of the media; 0 = nothing shown yet
   const widget = node.addDOMWidget(name, "t2vz_preview", root, {
