@@ -143,8 +143,8 @@ def test_every_example_loads_whole_with_tooltips(ui):
         for node in ui.js("() => app.graph.nodes.filter((n) => n.type.startsWith('T2VZ_'))"
                           ".map((n) => ({id: n.id, type: n.type}))"):
             defn = ui.js("(t) => { const d = LiteGraph.registered_node_types[t].nodeData;"
-                         " return {description: d.description, inputs: {...d.input.required, ...d.input.optional}}; }",
-                         node["type"])
+                         " return {description: d.description, inputs: {...d.input.required, ...d.input.optional},"
+                         " outputs: d.output_tooltips ?? []}; }", node["type"])
             ui.js("(id) => t2vz.focus(id)", node["id"])
             tip = ui.hover_tooltip(*ui.js("(id) => t2vz.titlePos(id)", node["id"]))
             assert tip and tip == defn["description"].strip(), (name, node["type"], "title", tip)
@@ -158,6 +158,9 @@ def test_every_example_loads_whole_with_tooltips(ui):
                 tip = ui.hover_tooltip(*ui.js("([id, s]) => t2vz.inputPos(id, s)", [node["id"], slot]))
                 want = defn["inputs"][input_name][1]["tooltip"]
                 assert tip == want, (name, node["type"], input_name, tip)
+            for slot, want in enumerate(defn["outputs"]):
+                tip = ui.hover_tooltip(*ui.js("([id, s]) => t2vz.outputPos(id, s)", [node["id"], slot]))
+                assert want and tip == want, (name, node["type"], f"output {slot}", tip)
             widgets = ui.js("(id) => { const n = app.graph.getNodeById(id);"
                             " return n.widgets.filter((w) => t2vz.widgetVisible(n, w)).map((w) => w.name); }",
                             node["id"])

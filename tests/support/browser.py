@@ -94,6 +94,11 @@ window.t2vz = {
     const p = n.getInputPos ? n.getInputPos(slot) : n.getConnectionPos(true, slot);
     return t2vz.toPage(p[0], p[1]);
   },
+  outputPos(id, slot) {
+    const n = app.graph.getNodeById(id);
+    const p = n.getOutputPos ? n.getOutputPos(slot) : n.getConnectionPos(false, slot);
+    return t2vz.toPage(p[0] - 4, p[1]);
+  },
   missingTypes() {
     return app.graph.nodes.filter((n) => !LiteGraph.registered_node_types[n.type]).map((n) => n.type);
   },
