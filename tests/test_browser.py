@@ -84,7 +84,7 @@ def _template(server, name: str) -> dict:
         return json.loads(r.read())
 
 
-def _shrink(ui: ComfyPage) -> None:
+def _shrink(ui: ComfyPage, **sizes) -> None:
     """What a user with the tiny test checkpoint and a CPU would type into the widgets."""
     ui.js("""([ckpt, tiny]) => {
         for (const n of app.graph.nodes) for (const w of n.widgets ?? []) {
@@ -94,7 +94,7 @@ def _shrink(ui: ComfyPage) -> None:
             else continue;
             w.value = v; w.callback?.(v, app.canvas, n);
         }
-    }""", [CKPT_NAME, {**TINY, "steps": 4, "video_length": 3}])
+    }""", [CKPT_NAME, {**TINY, "steps": 4, "video_length": 3, **sizes}])
 
 
 def _queue_from_ui(ui: ComfyPage) -> None:
@@ -352,7 +352,7 @@ def test_load_video_preview_shows_the_selected_frames(ui, shared_assets):
 
 def test_gif_preview_and_a_hostile_file_name_shown_as_text(ui):
     ui.load_workflow(_template(ui.server, "text2video_step_by_step"))
-    _shrink(ui)
+    _shrink(ui, width=96, height=64)  # a wide GIF: the preview keeps its 3:2
     (gif,) = ui.node_ids("T2VZ_SaveGIF")
     (save,) = ui.node_ids("SaveVideo")
     for nid in (gif, save):
@@ -365,12 +365,12 @@ def test_gif_preview_and_a_hostile_file_name_shown_as_text(ui):
     ui.js("(id) => t2vz.focus(id)", gif)
     img = ui.page.locator("img.t2vz-gif")
     img.wait_for(timeout=15_000)
-    ui.page.wait_for_function("() => document.querySelector('img.t2vz-gif').naturalWidth === 64", timeout=15_000)
+    ui.page.wait_for_function("() => document.querySelector('img.t2vz-gif').naturalWidth === 96", timeout=15_000)
     caption = ui.page.locator(".t2vz-preview-caption").first.inner_text()
-    assert caption.startswith(XSS) and "3 frames · 64×64 · 4 fps" in caption
+    assert caption.startswith(XSS) and "3 frames · 96×64 · 4 fps" in caption
     # the preview keeps the GIF's aspect ratio at the node's width
     box = img.bounding_box()
-    assert box["width"] > 100 and abs(box["width"] - box["height"]) < 3, box
+    assert box["width"] > 150 and abs(box["width"] / box["height"] - 1.5) < 0.03, box
     ui.page.wait_for_timeout(500)  # time for an injected onerror to fire
     ui.page.screenshot(path=str(ui.artifacts / "gif_preview_hostile_name.png"))
     assert ui.dialogs == []
@@ -384,7 +384,7 @@ def test_gif_preview_and_a_hostile_file_name_shown_as_text(ui):
     ui.js("async () => { await app.extensionManager.command.execute('Comfy.NewBlankWorkflow'); }")
     ui.page.wait_for_function("() => app.graph.nodes.length === 0", timeout=10_000)
     ui.js("async () => { await app.extensionManager.command.execute('Workspace.PreviousOpenedWorkflow'); }")
-    ui.page.wait_for_function("() => document.querySelector('img.t2vz-gif')?.naturalWidth === 64", timeout=15_000)
+    ui.page.wait_for_function("() => document.querySelector('img.t2vz-gif')?.naturalWidth === 96", timeout=15_000)
 
 
 def test_nodes_2_0_mode_shows_one_preview_and_a_working_pad(ui, shared_assets):

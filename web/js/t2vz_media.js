@@ -51,9 +51,10 @@ export function mediaWidget(node, name) {
   });
   widget.serialize = false;
 
-  const fit = () => {
+  // grow to fit; with new media (exact=true) also shrink, so the node hugs the picture
+  const fit = (exact = false) => {
     const want = node.computeSize();
-    if (node.size[1] < want[1]) node.setSize([node.size[0], want[1]]);
+    if (node.size[1] < want[1] || (exact && node.size[1] !== want[1])) node.setSize([node.size[0], want[1]]);
     node.setDirtyCanvas(true, true);
   };
 
@@ -67,7 +68,7 @@ export function mediaWidget(node, name) {
       frame.replaceChildren(el);
       aspect = width > 0 && height > 0 ? height / width : 0;
       caption.style.color = "var(--descrip-text, #999)";
-      fit();
+      fit(true);
     },
     // A line of plain text under the media (textContent: file names are never parsed as HTML).
     message(text, isError = false) {
