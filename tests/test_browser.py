@@ -179,7 +179,7 @@ def test_template_browser_opens_a_pack_example(ui):
     dialog.get_by_text(PACK_DIR_NAME, exact=False).first.click()
     card = dialog.get_by_text("text2video_step_by_step", exact=True).first
     card.wait_for(timeout=15_000)
-    ui.page.screenshot(path=str(ui.artifacts / "template_browser.png"))
+    ui.screenshot(ui.artifacts / "template_browser.png")
     card.click()
     ui.page.wait_for_function("() => app.graph.nodes.some((n) => n.type === 'T2VZ_MotionFieldLatentInit')",
                               timeout=15_000)
@@ -267,7 +267,7 @@ def test_motion_pad_writes_plain_numbers_that_survive_save_and_reload(ui):
     assert (again["motion_field_strength_x"], again["motion_field_strength_y"]) == (x, y)
     ui.js("(id) => t2vz.focus(id)", nid)
     assert f"x {x:g}" in ui.page.locator(".t2vz-motion-pad div").first.inner_text()
-    ui.page.screenshot(path=str(ui.artifacts / "motion_pad.png"))
+    ui.screenshot(ui.artifacts / "motion_pad.png")
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ def test_text2video_queued_from_the_ui_plays_in_its_save_node(ui):
     ui.js("(id) => t2vz.focus(id)", save)
     ui.page.wait_for_function("""() => [...document.querySelectorAll('video')].some((v) => v.readyState >= 2
         && v.videoWidth === 64 && decodeURIComponent(v.src).includes('T2VZ'))""", timeout=30_000)
-    ui.page.screenshot(path=str(ui.artifacts / "text2video_ui_run.png"))
+    ui.screenshot(ui.artifacts / "text2video_ui_run.png")
     seen = ui.js("() => t2vzSeen")
     # the progress bar counts every step of every chunk (frame 0's own steps, then 4 steps x 2
     # chunks), moves at each and ends full; latent previews were sent while sampling
@@ -326,7 +326,7 @@ def test_load_video_preview_shows_the_selected_frames(ui, shared_assets):
     info = ui.js("(id) => app.graph.getNodeById(id).t2vzPreviewInfo", nid)
     assert caption.inner_text().startswith(f"5 frames · {info['width']}×{info['height']} · ")
     assert max(info["width"], info["height"]) == 256
-    ui.page.screenshot(path=str(ui.artifacts / "load_video_preview.png"))
+    ui.screenshot(ui.artifacts / "load_video_preview.png")
 
     # the preview's frames are the node's output: run the node and compare
     src = ui.js("() => document.querySelector('video.t2vz-load-video-preview').src")
@@ -372,7 +372,7 @@ def test_gif_preview_and_a_hostile_file_name_shown_as_text(ui):
     box = img.bounding_box()
     assert box["width"] > 150 and abs(box["width"] / box["height"] - 1.5) < 0.03, box
     ui.page.wait_for_timeout(500)  # time for an injected onerror to fire
-    ui.page.screenshot(path=str(ui.artifacts / "gif_preview_hostile_name.png"))
+    ui.screenshot(ui.artifacts / "gif_preview_hostile_name.png")
     assert ui.dialogs == []
     assert ui.js("() => document.querySelectorAll('img[src=\"x\"], img[src$=\"/x\"]').length") == 0
     saved = sorted(p.name for p in ui.server.output_dir.iterdir())
@@ -410,7 +410,7 @@ def test_nodes_2_0_mode_shows_one_preview_and_a_working_pad(ui, shared_assets):
     # 1.32.9's Nodes 2.0 (a beta then) has no way to turn off core's preview of the uploaded
     # file (the node's hideOutputImages flag came later): there it stays beside ours
     assert node.locator("video").count() == (1 if ui.server.frontend == "newest" else 2)
-    ui.page.screenshot(path=str(ui.artifacts / "nodes_2_0_load_video.png"))
+    ui.screenshot(ui.artifacts / "nodes_2_0_load_video.png")
 
     ui.load_workflow(_template(ui.server, "text2video"))
     (sampler,) = ui.node_ids("T2VZ_Sampler")
@@ -421,4 +421,4 @@ def test_nodes_2_0_mode_shows_one_preview_and_a_working_pad(ui, shared_assets):
     ui.page.mouse.click(box["x"] + box["width"] / 2 + 30, box["y"] + box["height"] / 2)  # right of centre
     values = ui.widget_values(sampler)
     assert values["motion_field_strength_x"] > 0 and values["motion_field_strength_y"] == 0, values
-    ui.page.screenshot(path=str(ui.artifacts / "nodes_2_0_motion_pad.png"))
+    ui.screenshot(ui.artifacts / "nodes_2_0_motion_pad.png")

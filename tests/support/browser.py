@@ -178,6 +178,12 @@ class ComfyPage:
         return self.js("(id) => Object.fromEntries(app.graph.getNodeById(id).widgets.map((w) => [w.name, w.value]))",
                        node_id)
 
+    def screenshot(self, path) -> None:
+        """A screenshot with the mouse parked off the nodes (no hover tooltip over the picture)."""
+        self.page.mouse.move(self.page.viewport_size["width"] - 5, self.page.viewport_size["height"] / 2)
+        self.page.wait_for_timeout(100)
+        self.page.screenshot(path=str(path))
+
     def hover_tooltip(self, x: float, y: float) -> str:
         """Move the mouse to a page point over the canvas; the node tooltip shown there ('' if none)."""
         self.page.mouse.move(x - 7, y - 3)
