@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 
 import folder_paths
@@ -12,6 +13,13 @@ from ..t2vz_core import preview, video_io
 logger = logging.getLogger(__name__)
 
 _registered = False
+# Previews are made one at a time on their own thread, so waiting ones never hold the event
+# loop's default executor (aiohttp serves /view and static files with it).
+_worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="t2vz-preview")
+
+
+class _Gone(Exception):
+    """The browser went away (a newer request replaced this one) before its turn."""
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -23,11 +31,20 @@ async def load_video_preview(request: web.Request) -> web.Response:
     exactly the frames T2VZ_LoadVideo outputs with these options (view it with /view)."""
     query = dict(request.rel_url.query)
     video = query.get("video", "")
+    folders = (folder_paths.get_input_directory(), folder_paths.get_temp_directory())
+
+    def make():
+        if request.transport is None or request.transport.is_closing():
+            raise _Gone()
+        return preview.load_video_preview(video, options, *folders)
+
     try:
         options = preview.parse_options(query)
-        meta = await asyncio.get_running_loop().run_in_executor(
-            None, preview.load_video_preview, video, options, folder_paths.get_input_directory(),
-            folder_paths.get_temp_directory())
+        meta = preview.cached_preview(video, options, *folders)  # a stat and a small read
+        if meta is None:
+            meta = await asyncio.get_running_loop().run_in_executor(_worker, make)
+    except _Gone:
+        return _error(499, "the request was replaced by a newer one")
     except preview.PreviewError as e:
         return _error(400, str(e))
     except video_io.VideoIOError as e:

@@ -3,9 +3,12 @@
 The frames are picked and resized by the same code as the node's ``execute``
 (``select_frames``, ``target_size``, ``resize_images``), so the count, size, fps and pixels
 are the node's output. The work is bounded whatever the video: the count, size and fps come
-from probing alone, at most ``PREVIEW_MAX_FRAMES`` frames are decoded (one at a time, never
-the whole video in memory), a preview larger than ``PREVIEW_MAX_SIDE`` is shown scaled down,
-one preview is made at a time, and only the newest ``PREVIEW_KEEP`` files are kept. Files go
+from probing alone; only the first ``PREVIEW_MAX_FRAMES`` selected frames are converted
+(ffmpeg's ``select``), resized one at a time and streamed to the encoder (never the whole
+clip in memory); a selection that starts more than ``PREVIEW_MAX_DECODE`` frames into the
+video gets its numbers but no pictures (ffmpeg would have to decode everything before it);
+a preview larger than ``PREVIEW_MAX_SIDE`` is shown scaled down; and only the newest
+``PREVIEW_KEEP`` previews (by last use) are kept. Callers make one at a time. Files go
 to ComfyUI's temp folder (emptied at every server start), named by a hash of the file's
 identity and the options, so going back to earlier settings reuses the earlier preview.
 """
@@ -16,6 +19,7 @@ import hashlib
 import json
 import math
 import os
+import subprocess
 import tempfile
 import threading
 
@@ -28,6 +32,7 @@ PREVIEW_SUBFOLDER = "t2vz_preview"
 PREVIEW_MAX_FRAMES = 120
 PREVIEW_MAX_SIDE = 1024
 PREVIEW_KEEP = 100
+PREVIEW_MAX_DECODE = 5000  # source frames ffmpeg may decode for one preview (~3 min at 30 fps)
 
 # Load Video's options: name -> (type, default, maximum), as the node's schema.
 LOAD_VIDEO_OPTIONS: dict[str, tuple[type, float, float]] = {
@@ -78,22 +83,45 @@ def parse_options(query: dict[str, str]) -> dict:
     return opts
 
 
-def write_mp4(path: str, frames: np.ndarray, fps: float) -> None:
-    """(N, H, W, 3) uint8 frames → H.264 mp4 (yuv420p, plays in every browser), atomically."""
-    n, h, w, _ = frames.shape
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".t2vz-", suffix=".mp4", dir=folder)
-    os.close(fd)
-    try:
-        video_io.run_ffmpeg(
-            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:.6g}", "-i", "pipe:0",
+class Mp4Writer:
+    """Frames in, one at a time → an H.264 mp4 (yuv420p: plays in every browser) at ``path``,
+    written under a temporary name and moved into place when complete."""
+
+    def __init__(self, path: str, width: int, height: int, fps: float):
+        self.path = path
+        fd, self.tmp = tempfile.mkstemp(prefix=".t2vz-", suffix=".mp4", dir=os.path.dirname(os.path.abspath(path)))
+        os.close(fd)
+        self.errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [video_io.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+             "-s", f"{width}x{height}", "-framerate", f"{fps:.6g}", "-i", "pipe:0",
              "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-             "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-frames:v", str(n), "-f", "mp4", "-y", tmp],
-            np.ascontiguousarray(frames).tobytes(), "write the preview")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+             "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", "-y", self.tmp],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors)
+
+    def write(self, frame: np.ndarray) -> None:
+        self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+
+    def __enter__(self) -> "Mp4Writer":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            code = self.proc.wait()
+            if exc_type is None:
+                if code != 0:
+                    self.errors.seek(0)
+                    err = self.errors.read().decode("utf-8", "replace").strip()[-2000:]
+                    raise video_io.VideoIOError(f"ffmpeg failed to write the preview (exit {code}): {err}")
+                os.replace(self.tmp, self.path)
+        finally:
+            self.errors.close()
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)
 
 
 def _display_size(width: int, height: int) -> tuple[int, int]:
@@ -112,23 +140,44 @@ def _prune(folder: str) -> None:
                 pass
 
 
-def load_video_preview(video: str, options: dict, input_dir: str, temp_dir: str) -> dict:
-    """Make (or reuse) the preview of what Load Video outputs for ``video`` and ``options``.
-
-    Returns the file entry for ComfyUI's /view (type "temp") and what the node will output:
-    frame_count, width, height, fps; shown_frames (the preview's first frames, at most
-    PREVIEW_MAX_FRAMES); the source video's size, fps and frame count.
-    """
+def _cache_paths(video: str, options: dict, input_dir: str, temp_dir: str) -> tuple[str, str, str]:
+    """(source path, mp4 path, metadata path) of this preview."""
     path = video_io.resolve_in_folder(video, input_dir)
     st = os.stat(path)
     key = json.dumps([video, st.st_mtime_ns, st.st_size, sorted(options.items())])
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
     folder = os.path.join(temp_dir, PREVIEW_SUBFOLDER)
-    name, meta_path = f"{digest}.mp4", os.path.join(folder, f"{digest}.json")
+    return path, os.path.join(folder, f"{digest}.mp4"), os.path.join(folder, f"{digest}.json")
+
+
+def cached_preview(video: str, options: dict, input_dir: str, temp_dir: str) -> dict | None:
+    """The stored preview for these settings, marked as just used; None if there is none."""
+    _, mp4, meta_path = _cache_paths(video, options, input_dir, temp_dir)
+    try:
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        if meta.get("shown_frames") and not os.path.exists(mp4):
+            return None
+        os.utime(meta_path)  # pruning goes by last use
+        return meta
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def load_video_preview(video: str, options: dict, input_dir: str, temp_dir: str) -> dict:
+    """Make (or reuse) the preview of what Load Video outputs for ``video`` and ``options``.
+
+    Returns what the node will output (frame_count, width, height, fps), shown_frames (the
+    preview's first frames: at most PREVIEW_MAX_FRAMES, 0 when the selection starts too far
+    into the video to preview), the source video's size, fps and frame count, and, when
+    there are pictures, the mp4's entry for ComfyUI's /view (filename, subfolder, type "temp").
+    """
     with _one_at_a_time:
-        if os.path.exists(meta_path) and os.path.exists(os.path.join(folder, name)):
-            with open(meta_path, encoding="utf-8") as f:
-                return json.load(f)
+        meta = cached_preview(video, options, input_dir, temp_dir)
+        if meta is not None:
+            return meta
+        path, mp4, meta_path = _cache_paths(video, options, input_dir, temp_dir)
+        folder = os.path.dirname(mp4)
         os.makedirs(folder, exist_ok=True)
         info = video_io.probe_video(path, video)
         sel = video_io.select_frames(
@@ -138,25 +187,27 @@ def load_video_preview(video: str, options: dict, input_dir: str, temp_dir: str)
             name=f"video '{video}'")
         width, height = video_io.target_size(info.width, info.height, options["resolution"])
         shown = sel.indices[:PREVIEW_MAX_FRAMES]
-        dw, dh = _display_size(width, height)
-        frames = np.empty((len(shown), dh, dw, 3), dtype=np.uint8)
-
-        def keep(pos: int, frame: np.ndarray) -> None:
-            image = torch.from_numpy(frame.copy()).float().div_(255.0)[None]
-            image = video_io.resize_images(image, width, height)  # as the node does
-            if (dw, dh) != (width, height):
-                image = video_io.resize_images(image, dw, dh)
-            frames[pos] = video_io.to_uint8_frames(image)[0]
-
-        video_io.decode_each(path, info, shown, keep, video)
-        write_mp4(os.path.join(folder, name), frames, sel.fps)
+        if shown[-1] >= PREVIEW_MAX_DECODE:
+            shown = []
         meta = {
-            "filename": name, "subfolder": PREVIEW_SUBFOLDER, "type": "temp", "format": "video/mp4",
             "video": video, "frame_count": len(sel.indices), "shown_frames": len(shown),
             "width": width, "height": height, "fps": float(sel.fps),
             "source": {"width": info.width, "height": info.height, "fps": info.fps,
                        "frame_count": info.frame_count},
         }
+        if shown:
+            dw, dh = _display_size(width, height)
+            with Mp4Writer(mp4, dw, dh, sel.fps) as out:
+                def encode(pos: int, frame: np.ndarray) -> None:
+                    image = torch.from_numpy(frame.copy()).float().div_(255.0)[None]
+                    image = video_io.resize_images(image, width, height)  # as the node does
+                    if (dw, dh) != (width, height):
+                        image = video_io.resize_images(image, dw, dh)
+                    out.write(video_io.to_uint8_frames(image)[0])
+
+                video_io.decode_each(path, info, shown, encode, video, only_selected=True)
+            meta.update({"filename": os.path.basename(mp4), "subfolder": PREVIEW_SUBFOLDER, "type": "temp",
+                         "format": "video/mp4"})
         fd, tmp = tempfile.mkstemp(prefix=".t2vz-", suffix=".json", dir=folder)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(meta, f)

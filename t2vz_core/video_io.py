@@ -332,21 +332,26 @@ def decode_frames(path: str, info: VideoInfo, indices: list[int], name: str | No
     return out
 
 
-def decode_each(path: str, info: VideoInfo, indices: list[int], sink, name: str | None = None) -> None:
+def decode_each(path: str, info: VideoInfo, indices: list[int], sink, name: str | None = None,
+                only_selected: bool = False) -> None:
     """Call ``sink(position, frame)`` for each of ``indices`` (non-decreasing source frame
     indices) in order, ``frame`` being an (H, W, 3) uint8 RGB array valid during the call only.
     Decodes from the start up to the last index; nothing else is kept in memory.
+    ``only_selected``: ffmpeg converts and sends only the selected frames (a ``select``
+    filter; for a few indices: its expression grows with their number).
 
     Every decoded frame comes out exactly once ("passthrough"): by default ffmpeg duplicates and
     drops frames of variable-frame-rate videos to a constant rate. The option is -fps_mode since
     ffmpeg 5.1; -vsync, used before it, is gone from recent versions."""
     name = name or os.path.basename(path)
-    complete, decoded, surplus, returncode, err = _decode(path, info, indices, ("-fps_mode", "passthrough"), sink)
+    run = functools.partial(_decode, path, info, indices, sink=sink, only_selected=only_selected)
+    complete, decoded, surplus, returncode, err = run(("-fps_mode", "passthrough"))
     if not complete and decoded == 0 and "Unrecognized option 'fps_mode'" in err:  # ffmpeg < 5.1
-        complete, decoded, surplus, returncode, err = _decode(path, info, indices, ("-vsync", "passthrough"), sink)
+        complete, decoded, surplus, returncode, err = run(("-vsync", "passthrough"))
     if not complete:
-        raise _unreadable(path, name, f"decoded only {decoded} of its {info.frame_count} frames "
-                                      f"(exit {returncode}): {_tail(err) or 'no error message'}")
+        needed = len(set(indices)) if only_selected else indices[-1] + 1
+        raise _unreadable(path, name, f"decoded only {decoded} of the {needed} frames needed (its header says "
+                                      f"{info.frame_count}) (exit {returncode}): {_tail(err) or 'no error message'}")
     if surplus:
         raise VideoIOError(f"video '{name}': ffmpeg's frames are not {info.width}x{info.height} as its header "
                            f"says; re-encode the video (e.g. ffmpeg -i in.mp4 out.mp4)")
@@ -354,34 +359,43 @@ def decode_each(path: str, info: VideoInfo, indices: list[int], sink, name: str 
         logger.warning("ffmpeg reported problems decoding %s: %s", name, _tail(err))
 
 
-def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[str, str], sink):
-    """(whether every index was reached; frames decoded; whether ffmpeg sent more bytes than
-    that many frames of the probed size; exit code; stderr)."""
+def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[str, str], *, sink,
+            only_selected: bool):
+    """(whether every index was reached; frames received; whether ffmpeg sent more bytes than
+    expected of frames of the probed size; exit code; stderr)."""
     w, h = info.width, info.height
     frame_bytes = w * h * 3
-    last = indices[-1]
+    if only_selected:
+        source_ids = sorted(set(indices))  # the k-th frame out is source frame source_ids[k]
+        expr = "+".join(f"eq(n,{i})" for i in source_ids)
+        select = ["-vf", f"select='{expr}'"]
+    else:
+        source_ids = range(indices[-1] + 1)
+        select = []
+    expected = len(source_ids)
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:v:0",
-            *passthrough, "-frames:v", str(last + 1), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    pos = decoded = 0
+            *passthrough, *select, "-frames:v", str(expected), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    pos = received = 0
     surplus = False
     with tempfile.TemporaryFile() as errf:  # a file, not a pipe: a chatty ffmpeg cannot block
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errf, stdin=subprocess.DEVNULL)
         try:
-            while decoded <= last:
+            while received < expected:
                 buf = proc.stdout.read(frame_bytes)
                 if len(buf) < frame_bytes:
                     break
-                while pos < len(indices) and indices[pos] == decoded:
+                source_id = source_ids[received]
+                while pos < len(indices) and indices[pos] == source_id:
                     sink(pos, np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3))
                     pos += 1
-                decoded += 1
-            surplus = decoded > last and bool(proc.stdout.read(1))  # -frames:v stops at last + 1
+                received += 1
+            surplus = received == expected and bool(proc.stdout.read(1))  # -frames:v stops there
         finally:
             proc.stdout.close()
             returncode = proc.wait()
         errf.seek(0)
         err = errf.read().decode("utf-8", "replace")
-    return pos == len(indices), decoded, surplus, returncode, err
+    return pos == len(indices), received, surplus, returncode, err
 
 
 def read_video(path: str, *, frame_load_cap: int = 0, skip_first_frames: int = 0, select_every_nth: int = 1,

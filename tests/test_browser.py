@@ -27,6 +27,7 @@ PACK_DIR_NAME = "ComfyUI-Text2Video-Zero"  # the pack's folder name in custom_no
 EXAMPLES = sorted(p.stem for p in UI_DIR.glob("*.json"))
 EXAMPLE_PACK_NODES = {n["type"] for p in UI_DIR.glob("*.json") for n in json.loads(p.read_text())["nodes"]
                       if n["type"].startswith("T2VZ_")}
+EXAMPLE_VIDEOS = ("pose_dance1.mp4", "canny_girl_turning.mp4", "pix2pix_camel.mp4")  # as the examples name them
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -42,8 +43,9 @@ def browser():
 
 
 @pytest.fixture(scope="module", params=["pinned", "newest"])
-def ui_server(request, tiny_ckpt, tmp_path_factory, comfy_env):
-    """A ComfyUI server per frontend, with latent previews on (to see them during sampling)."""
+def ui_server(request, tiny_ckpt, tmp_path_factory, comfy_env, shared_assets):
+    """A ComfyUI server per frontend, with latent previews on (to see them during sampling) and
+    the examples' input videos in its input folder."""
     args = ["--preview-method", "latent2rgb"]
     if request.param == "newest":
         _, static = latest_frontend_root(comfy_env.comfyui_dir)
@@ -52,6 +54,8 @@ def ui_server(request, tiny_ckpt, tmp_path_factory, comfy_env):
                          extra_args=args)
     write_user_settings(server.user_dir)
     server.start()
+    for video in EXAMPLE_VIDEOS:
+        server.copy_to_input(shared_assets / video, video)
     server.frontend = request.param
     try:
         yield server
@@ -127,7 +131,7 @@ def test_every_example_loads_whole_with_tooltips(ui):
         n_load = sum(1 for n in wf["nodes"] if n["type"] == "T2VZ_LoadVideo")
         ui.page.wait_for_function(
             "(n) => [...document.querySelectorAll('.t2vz-preview-caption')].filter((c) => c.isConnected"
-            " && c.textContent && !c.textContent.startsWith('preparing')).length >= n", arg=n_load, timeout=20_000)
+            " && /^\\d+ frames · /.test(c.textContent)).length >= n", arg=n_load, timeout=30_000)
         api = ui.js("async () => (await app.graphToPrompt()).output")
         for nid, node in api.items():
             if node["class_type"].startswith("T2VZ_"):
@@ -243,6 +247,18 @@ def test_motion_pad_writes_plain_numbers_that_survive_save_and_reload(ui):
                               f" 'motion_field_strength_x').value === {x}", timeout=5_000)
     (nid,) = ui.node_ids("T2VZ_Sampler")  # undo/redo load the graph again
     assert ui.widget_values(nid)["motion_field_strength_y"] == y
+    # a click on the centre dot is no motion; undo brings the drag's numbers back
+    ui.js("(id) => t2vz.focus(id)", nid)
+    box = pad.bounding_box()
+    ui.page.mouse.click(box["x"] + box["width"] / 2 + 1, box["y"] + box["height"] / 2 - 1)
+    still = ui.widget_values(nid)
+    assert (still["motion_field_strength_x"], still["motion_field_strength_y"]) == (0, 0)
+    assert "camera still" in ui.page.locator(".t2vz-motion-pad div").first.inner_text()
+    ui.js("() => app.canvas.canvas.focus()")
+    ui.page.keyboard.press("Control+z")
+    ui.page.wait_for_function(f"() => app.graph.nodes.find((n) => n.type === 'T2VZ_Sampler').widgets.find((w) =>"
+                              f" w.name === 'motion_field_strength_x').value === {x}", timeout=5_000)
+    (nid,) = ui.node_ids("T2VZ_Sampler")
 
     # what Save writes: the two inputs as plain numbers, the pad not at all
     saved = ui.js("() => app.graph.serialize()")
@@ -310,14 +326,16 @@ def test_load_video_preview_shows_the_selected_frames(ui, shared_assets):
         ui.set_widget(nid, name, value)
     ui.js("(id) => t2vz.focus(id)", nid)
     asset = shared_assets / "pose_dance1.mp4"
+    name = f"uploaded_{ui.server.frontend}.mp4"  # not in the input folder before
+    assert not (ui.server.input_dir / name).exists()
     with ui.page.expect_file_chooser() as chooser:
         ui.page.mouse.click(*ui.js("(id) => t2vz.widgetPos(id, 'upload')", nid))
-    chooser.value.set_files(str(asset))
-    ui.page.wait_for_function(f"() => app.graph.getNodeById({nid!r}).t2vzPreviewInfo?.video === 'pose_dance1.mp4'",
+    chooser.value.set_files({"name": name, "mimeType": "video/mp4", "buffer": asset.read_bytes()})
+    ui.page.wait_for_function(f"() => app.graph.getNodeById({nid!r}).t2vzPreviewInfo?.video === '{name}'",
                               timeout=30_000)
     caption = ui.page.locator(".t2vz-preview-caption").first
-    assert ui.widget_values(nid)["video"] == "pose_dance1.mp4"
-    assert (ui.server.input_dir / "pose_dance1.mp4").read_bytes() == asset.read_bytes()
+    assert ui.widget_values(nid)["video"] == name
+    assert (ui.server.input_dir / name).read_bytes() == asset.read_bytes()
     ui.page.wait_for_function("() => document.querySelector('video.t2vz-load-video-preview')?.readyState >= 2",
                               timeout=30_000)
     # one preview in the node, ours: core's preview of the raw file is not shown beside it
@@ -348,6 +366,17 @@ def test_load_video_preview_shows_the_selected_frames(ui, shared_assets):
     assert diff.max() < 6, diff  # h264 preview vs. lossless frames: the same pictures
     # and not just any frames of the video: shifting the selection by one changes them
     assert np.abs(frames[1:].astype(int) - out[:-1].astype(int)).mean() > diff.mean()
+
+    # editing an option previews again: three quick edits, the last one wins
+    for cap in (2, 4, 3):
+        ui.set_widget(nid, "frame_load_cap", cap)
+    ui.page.wait_for_function(f"() => app.graph.getNodeById({nid!r}).t2vzPreviewInfo?.frame_count === 3",
+                              timeout=30_000)
+    assert caption.inner_text().startswith("3 frames · ")
+    ui.page.wait_for_timeout(800)  # nothing older arrives afterwards
+    assert caption.inner_text().startswith("3 frames · ")
+    ui.page.wait_for_function("() => document.querySelector('video.t2vz-load-video-preview')?.readyState >= 2",
+                              timeout=30_000)
 
 
 def test_gif_preview_and_a_hostile_file_name_shown_as_text(ui):

@@ -82,3 +82,23 @@ def test_options_beyond_the_nodes_limits_are_refused(query, needle):
     with pytest.raises(preview.PreviewError) as e:
         preview.parse_options({"video": "x.mp4", **query})
     assert needle in str(e.value)
+
+
+def test_a_selection_far_into_the_video_gets_numbers_but_no_pictures(folders, monkeypatch):
+    monkeypatch.setattr(preview, "PREVIEW_MAX_DECODE", 5)
+    meta = preview.load_video_preview("dance.mp4", {**OPTIONS, "skip_first_frames": 8}, *folders)
+    assert (meta["frame_count"], meta["shown_frames"], meta["width"]) == (8, 0, 128)
+    assert "filename" not in meta
+    assert preview.load_video_preview("dance.mp4", {**OPTIONS, "skip_first_frames": 8}, *folders) == meta
+
+
+def test_ffmpeg_sends_only_the_selected_frames_and_they_are_the_same(folders):
+    path = f"{folders[0]}/dance.mp4"
+    info = video_io.probe_video(path)
+    indices = [1, 1, 4, 9, 9, 9, 15]  # repeats: output_fps above the video's
+    every = video_io.decode_frames(path, info, indices)
+    got = {}
+    video_io.decode_each(path, info, indices, lambda pos, frame: got.__setitem__(pos, frame.copy()),
+                         only_selected=True)
+    assert sorted(got) == list(range(len(indices)))
+    assert np.array_equal(np.stack([got[i] for i in range(len(indices))]), every)

@@ -38,7 +38,8 @@ app.registerExtension({
       for (const ms of [0, 250, 1000]) {
         setTimeout(() => {
           const gif = app.nodeOutputs?.[String(this.id)]?.gifs?.[0];
-          if (gif && this.graph && this.t2vzGif !== gif.filename) show(this, gif);
+          // still this graph's node (a replaced graph's nodes keep their .graph)
+          if (gif && this.graph?.getNodeById?.(this.id) === this && this.t2vzGif !== gif.filename) show(this, gif);
         }, ms);
       }
       return result;

@@ -41,7 +41,7 @@ async function refresh(node) {
   node.t2vzPreviewAbort?.abort();
   const media = mediaWidget(node, "t2vz_video_preview");
   if (linked.includes("video")) {
-    media.message("the video comes from a link: shown after a run");
+    media.message("the video comes from a link: no preview before a run", false, true);
     return;
   }
   if (!params.get("video")) {
@@ -63,13 +63,22 @@ async function refresh(node) {
     return;
   }
   if (abort.signal.aborted || !node.graph) return;
+  node.t2vzPreviewInfo = info;
+  if (!info.filename) { // the selection starts too far into the video to decode for a preview
+    media.message(`${caption(info, linked)} · no preview: the frames start too far into the video`, false, true);
+    return;
+  }
   const video = document.createElement("video");
   Object.assign(video, { muted: true, loop: true, autoplay: true, playsInline: true, controls: true });
   video.className = "t2vz-load-video-preview";
+  video.addEventListener("error", () => {
+    if (!video.isConnected) return;
+    node.t2vzPreviewKey = undefined; // made again at the next change
+    media.message(`could not play the preview (${info.filename})`, true);
+  });
   video.src = viewUrl(info, false);
   media.show(video, info.width, info.height);
   media.message(caption(info, linked));
-  node.t2vzPreviewInfo = info;
 }
 
 // Core's video upload widget previews the raw file in this node; ours shows what the node

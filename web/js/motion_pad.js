@@ -9,6 +9,7 @@ const Y = "motion_field_strength_y";
 const RANGE = 32;   // the pad's edge, in pixels of a 512-pixel frame per frame
 const SIZE = 120;   // pad side, CSS pixels
 const HEIGHT = SIZE + 26;
+const CENTRE_SNAP = 4; // pad pixels around the centre that mean "no motion"
 
 function widgetsOf(node) {
   const find = (name) => node.widgets?.find((w) => w.name === name);
@@ -76,7 +77,7 @@ function addPad(node) {
   Object.assign(canvas.style, { width: `${SIZE}px`, height: `${SIZE}px`, cursor: "crosshair", borderRadius: "4px",
                                 touchAction: "none" });
   canvas.title = "Drag to set the camera move per frame (x right, y down; in pixels of a 512-pixel frame). " +
-                 "Shift: half steps. Double-click: no motion. The ring is the paper's 12.";
+                 "Shift: half steps. The centre dot: no motion. The ring is the paper's 12.";
   const label = document.createElement("div");
   Object.assign(label.style, { font: "11px sans-serif", color: "var(--descrip-text, #999)", whiteSpace: "nowrap" });
   root.append(canvas, label);
@@ -94,12 +95,14 @@ function addPad(node) {
     node.graph?.setDirtyCanvas?.(true, false);
     draw(node, canvas, label);
   };
+  let dragging = false;
   const fromEvent = (e) => {
     const rect = canvas.getBoundingClientRect();
     const r = rect.width / 2 - 6 * (rect.width / SIZE);
+    const dx = e.clientX - rect.left - rect.width / 2, dy = e.clientY - rect.top - rect.height / 2;
+    if (Math.hypot(dx, dy) <= CENTRE_SNAP * (rect.width / SIZE)) { set(0, 0); return; } // the centre dot
     const step = e.shiftKey ? 0.5 : 1;
-    const vx = snap(((e.clientX - rect.left - rect.width / 2) / r) * RANGE, step);
-    const vy = snap(((e.clientY - rect.top - rect.height / 2) / r) * RANGE, step);
+    const vx = snap((dx / r) * RANGE, step), vy = snap((dy / r) * RANGE, step);
     set(Object.is(vx, -0) ? 0 : vx, Object.is(vy, -0) ? 0 : vy);
   };
   canvas.addEventListener("pointerdown", (e) => {
@@ -107,26 +110,19 @@ function addPad(node) {
     e.preventDefault();
     e.stopPropagation();
     canvas.setPointerCapture(e.pointerId);
+    dragging = true;
     app.canvas?.emitBeforeChange?.(); // one undo step per drag
     node.graph?.beforeChange?.();
     fromEvent(e);
   });
   canvas.addEventListener("pointermove", (e) => {
-    if (canvas.hasPointerCapture(e.pointerId)) { e.stopPropagation(); fromEvent(e); }
+    if (dragging && canvas.hasPointerCapture(e.pointerId)) { e.stopPropagation(); fromEvent(e); }
   });
-  const done = (e) => {
-    if (!canvas.hasPointerCapture(e.pointerId)) return;
-    canvas.releasePointerCapture(e.pointerId);
-    node.graph?.afterChange?.();
-    app.canvas?.emitAfterChange?.();
-  };
-  canvas.addEventListener("pointerup", done);
-  canvas.addEventListener("pointercancel", done);
-  canvas.addEventListener("dblclick", (e) => {
-    e.stopPropagation();
-    app.canvas?.emitBeforeChange?.();
-    node.graph?.beforeChange?.();
-    set(0, 0);
+  // the drag ends however the capture is lost (pointerup, cancel, element removed): the
+  // change is closed exactly once
+  canvas.addEventListener("lostpointercapture", () => {
+    if (!dragging) return;
+    dragging = false;
     node.graph?.afterChange?.();
     app.canvas?.emitAfterChange?.();
   });

@@ -71,15 +71,16 @@ export function mediaWidget(node, name) {
       fit(true);
     },
     // A line of plain text under the media (textContent: file names are never parsed as HTML).
-    message(text, isError = false) {
+    // An error, or clear=true, also takes the media away.
+    message(text, isError = false, clear = false) {
       caption.textContent = text;
       caption.title = text;
       caption.style.color = isError ? "var(--error-text, #f66)" : "var(--descrip-text, #999)";
-      if (isError) {
+      if (isError || clear) {
         frame.replaceChildren();
         aspect = 0;
       }
-      fit();
+      fit(isError || clear);
     },
   };
   widget.t2vzMedia = media;
