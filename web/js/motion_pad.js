@@ -44,6 +44,9 @@ function draw(node, canvas, label) {
   ctx.beginPath();
   ctx.arc(c, c, r * (12 / RANGE), 0, 2 * Math.PI); // the paper's default speed
   ctx.stroke();
+  ctx.beginPath();
+  ctx.arc(c, c, CENTRE_SNAP, 0, 2 * Math.PI); // click here: no motion
+  ctx.stroke();
   if (off) {
     label.textContent = "motion comes from a link";
     return;
