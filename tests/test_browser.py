@@ -138,7 +138,7 @@ def test_every_example_loads_whole_with_tooltips(ui):
                 schema = ui.js("(t) => { const d = LiteGraph.registered_node_types[t].nodeData;"
                                " return Object.keys({...d.input.required, ...d.input.optional}); }", node["class_type"])
                 assert set(node["inputs"]) <= set(schema), (name, node["class_type"], set(node["inputs"]) - set(schema))
-        saved = {str(n["id"]): n.get("widgets_values") or [] for n in ui.js("() => app.graph.serialize()")["nodes"]}
+        saved = {str(n["id"]): n.get("widgets_values") or [] for n in json.loads(ui.js("() => JSON.stringify(app.graph.serialize())"))["nodes"]}
         want = {str(n["id"]): n.get("widgets_values") or [] for n in wf["nodes"]}
         assert saved == want, (name, json.dumps([(k, saved[k], want[k]) for k in want if saved.get(k) != want[k]]))
         notes = ui.js("() => app.graph.nodes.filter((n) => n.type === 'Note').map((n) => n.widgets[0].value)")
@@ -261,7 +261,7 @@ def test_motion_pad_writes_plain_numbers_that_survive_save_and_reload(ui):
     (nid,) = ui.node_ids("T2VZ_Sampler")
 
     # what Save writes: the two inputs as plain numbers, the pad not at all
-    saved = ui.js("() => app.graph.serialize()")
+    saved = json.loads(ui.js("() => JSON.stringify(app.graph.serialize())"))  # as Save writes it
     node = next(n for n in saved["nodes"] if str(n["id"]) == str(nid))  # newer frontends: "4" live, 4 saved
     names = ui.js("(id) => app.graph.getNodeById(id).widgets.filter((w) => w.serialize !== false)"
                   ".map((w) => w.name)", nid)

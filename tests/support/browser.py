@@ -160,8 +160,13 @@ class ComfyPage:
         return self.js("() => window.__COMFYUI_FRONTEND_VERSION__ ?? ''")
 
     def load_workflow(self, workflow: dict) -> None:
+        """Load a workflow as the frontend loads a file; its schema check must find nothing
+        (the test user has Comfy.Validation.Workflows on)."""
         self.js("async (wf) => { await app.loadGraphData(wf); }", workflow)
         self.page.wait_for_timeout(200)
+        invalid = self.page.get_by_text("Invalid workflow", exact=False)
+        if invalid.count():
+            raise AssertionError(f"the frontend rejected the workflow: {invalid.first.inner_text()}")
 
     def node_ids(self, node_type: str) -> list[int]:
         return self.js("(t) => app.graph.nodes.filter((n) => n.type === t).map((n) => n.id)", node_type)
