@@ -7,7 +7,7 @@ import os
 import folder_paths
 from comfy_api.latest import io
 
-from ..t2vz_core import video_io
+from ..t2vz_core import video_io, video_write
 from ._common import advanced
 
 CATEGORY = "Text2Video-Zero"
@@ -135,7 +135,7 @@ class SaveGIF(io.ComfyNode):
             if not os.path.exists(path):
                 break
             counter += 1
-        video_io.write_gif(path, frames, fps, loop)
+        video_write.write_gif(path, frames, fps, loop)
         # Under "gifs" (as VideoHelperSuite does): the frontend would put an animated "images"
         # entry that is not webp/png into a <video> element, which cannot play a GIF. The pack's
         # web extension (web/js/gif_preview.js) shows it in an <img> instead.

@@ -19,14 +19,13 @@ import hashlib
 import json
 import math
 import os
-import subprocess
 import tempfile
 import threading
 
 import numpy as np
 import torch
 
-from . import video_io
+from . import video_io, video_write
 
 PREVIEW_SUBFOLDER = "t2vz_preview"
 PREVIEW_MAX_FRAMES = 120
@@ -81,47 +80,6 @@ def parse_options(query: dict[str, str]) -> dict:
     if msg:
         raise PreviewError(msg)
     return opts
-
-
-class Mp4Writer:
-    """Frames in, one at a time → an H.264 mp4 (yuv420p: plays in every browser) at ``path``,
-    written under a temporary name and moved into place when complete."""
-
-    def __init__(self, path: str, width: int, height: int, fps: float):
-        self.path = path
-        fd, self.tmp = tempfile.mkstemp(prefix=".t2vz-", suffix=".mp4", dir=os.path.dirname(os.path.abspath(path)))
-        os.close(fd)
-        self.errors = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [video_io.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-             "-s", f"{width}x{height}", "-framerate", f"{fps:.6g}", "-i", "pipe:0",
-             "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-             "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", "-y", self.tmp],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.errors)
-
-    def write(self, frame: np.ndarray) -> None:
-        self.proc.stdin.write(np.ascontiguousarray(frame).tobytes())
-
-    def __enter__(self) -> "Mp4Writer":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            try:
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            code = self.proc.wait()
-            if exc_type is None:
-                if code != 0:
-                    self.errors.seek(0)
-                    err = self.errors.read().decode("utf-8", "replace").strip()[-2000:]
-                    raise video_io.VideoIOError(f"ffmpeg failed to write the preview (exit {code}): {err}")
-                os.replace(self.tmp, self.path)
-        finally:
-            self.errors.close()
-            if os.path.exists(self.tmp):
-                os.unlink(self.tmp)
 
 
 def _display_size(width: int, height: int) -> tuple[int, int]:
@@ -197,7 +155,7 @@ def load_video_preview(video: str, options: dict, input_dir: str, temp_dir: str)
         }
         if shown:
             dw, dh = _display_size(width, height)
-            with Mp4Writer(mp4, dw, dh, sel.fps) as out:
+            with video_write.mp4_writer(mp4, dw, dh, sel.fps) as out:
                 def encode(pos: int, frame: np.ndarray) -> None:
                     image = torch.from_numpy(frame.copy()).float().div_(255.0)[None]
                     image = video_io.resize_images(image, width, height)  # as the node does

@@ -1,4 +1,4 @@
-"""Video files: ffmpeg discovery, reading videos into frames, GIF writing.
+"""Video files: ffmpeg discovery and reading videos into frames (writing: video_write.py).
 
 ffmpeg is found once: the ``T2VZ_FFMPEG`` environment variable (a path to an ffmpeg
 binary) wins, then imageio-ffmpeg's bundled binary. It is always called with an
@@ -60,42 +60,6 @@ def to_uint8_frames(images) -> np.ndarray:
         arr = np.repeat(arr, 3, axis=-1)
     arr = arr[..., :3]
     return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def run_ffmpeg(args: list[str], stdin: bytes, what: str) -> None:
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", *args],
-                          input=stdin, capture_output=True, check=False)
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip()[-2000:]
-        raise VideoIOError(f"ffmpeg failed to {what} (exit {proc.returncode}): {err}")
-
-
-def write_gif(path: str, frames: np.ndarray, fps: float, loop: int = 0) -> str:
-    """Write (N, H, W, 3) uint8 frames as an animated GIF at ``path``; never overwrites.
-
-    A palette is computed from the whole clip (palettegen/paletteuse) for clean colours.
-    """
-    if not fps > 0:
-        raise VideoIOError(f"fps ({fps}) must be greater than 0")
-    if os.path.exists(path):
-        raise VideoIOError(f"{path} already exists; refusing to overwrite it")
-    n, h, w, _ = frames.shape
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".t2vz-", suffix=".gif", dir=folder)
-    os.close(fd)
-    try:
-        run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", f"{fps:.6g}",
-                     "-i", "pipe:0",
-                     "-filter_complex", "split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=sierra2_4a",
-                     "-loop", str(int(loop)), "-f", "gif", "-y", tmp],
-                    np.ascontiguousarray(frames).tobytes(), "write the GIF")
-        os.link(tmp, path)  # fails if path appeared meanwhile: never overwrite
-    except FileExistsError as e:
-        raise VideoIOError(f"{path} already exists; refusing to overwrite it") from e
-    finally:
-        os.unlink(tmp)
-    logger.info("wrote %s (%d frames, %dx%d, %.3g fps)", path, n, w, h, fps)
-    return path
 
 
 # -- reading ---------------------------------------------------------------------------------
