@@ -1,7 +1,7 @@
 // Plays the GIF that "Save GIF (T2VZ)" wrote, in the node, sized by the GIF's aspect ratio.
 // The node reports it under "gifs" (see nodes/video_io.py for why not "images").
 import { app } from "../../../scripts/app.js";
-import { formatFps, mediaWidget, viewUrl } from "./t2vz_media.js";
+import { chain, formatFps, mediaWidget, viewUrl } from "./t2vz_media.js";
 
 const NODE = "T2VZ_SaveGIF";
 
@@ -24,17 +24,10 @@ app.registerExtension({
   name: "T2VZ.GifPreview",
   beforeRegisterNodeDef(nodeType, nodeData) {
     if (nodeData.name !== NODE) return;
-    const onExecuted = nodeType.prototype.onExecuted;
-    nodeType.prototype.onExecuted = function (message) {
-      const result = onExecuted?.apply(this, arguments);
-      show(this, message?.gifs?.[0]);
-      return result;
-    };
+    chain(nodeType.prototype, "onExecuted", function (message) { show(this, message?.gifs?.[0]); });
     // Switching workflow tabs configures the nodes again and then restores the last outputs
     // (without calling onExecuted): show the GIF again from them.
-    const onConfigure = nodeType.prototype.onConfigure;
-    nodeType.prototype.onConfigure = function () {
-      const result = onConfigure?.apply(this, arguments);
+    chain(nodeType.prototype, "onConfigure", function () {
       for (const ms of [0, 250, 1000]) {
         setTimeout(() => {
           const gif = app.nodeOutputs?.[String(this.id)]?.gifs?.[0];
@@ -42,7 +35,6 @@ app.registerExtension({
           if (gif && this.graph?.getNodeById?.(this.id) === this && this.t2vzGif !== gif.filename) show(this, gif);
         }, ms);
       }
-      return result;
-    };
+    });
   },
 });

@@ -2,7 +2,7 @@
 // resampling, skip, every nth, cap and resize applied by the server with the node's own code).
 import { api } from "../../../scripts/api.js";
 import { app } from "../../../scripts/app.js";
-import { formatFps, mediaWidget, viewUrl } from "./t2vz_media.js";
+import { chain, formatFps, mediaWidget, viewUrl } from "./t2vz_media.js";
 
 const NODE = "T2VZ_LoadVideo";
 const OPTIONS = ["frame_load_cap", "skip_first_frames", "select_every_nth", "resolution", "output_fps",
@@ -104,38 +104,20 @@ app.registerExtension({
   beforeRegisterNodeDef(nodeType, nodeData) {
     if (nodeData.name !== NODE) return;
 
-    const onNodeCreated = nodeType.prototype.onNodeCreated;
-    nodeType.prototype.onNodeCreated = function () {
-      const result = onNodeCreated?.apply(this, arguments);
+    const proto = nodeType.prototype;
+    chain(proto, "onNodeCreated", function () {
       const node = this;
       for (const name of ["video", ...OPTIONS]) {
         const w = this.widgets?.find((x) => x.name === name);
-        if (!w) continue;
-        const callback = w.callback;
-        w.callback = function () {
-          const r = callback?.apply(this, arguments);
-          schedule(node);
-          return r;
-        };
+        if (w) chain(w, "callback", () => schedule(node));
       }
       schedule(this);
-      return result;
-    };
-
-    for (const hook of ["onConfigure", "onConnectionsChange"]) {
-      const original = nodeType.prototype[hook];
-      nodeType.prototype[hook] = function () {
-        const result = original?.apply(this, arguments);
-        schedule(this);
-        return result;
-      };
-    }
-
-    const onRemoved = nodeType.prototype.onRemoved;
-    nodeType.prototype.onRemoved = function () {
+    });
+    chain(proto, "onConfigure", function () { schedule(this); });
+    chain(proto, "onConnectionsChange", function () { schedule(this); });
+    chain(proto, "onRemoved", function () {
       clearTimeout(this.t2vzPreviewTimer);
       this.t2vzPreviewAbort?.abort();
-      return onRemoved?.apply(this, arguments);
-    };
+    });
   },
 });

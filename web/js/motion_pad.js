@@ -2,7 +2,7 @@
 // camera moves each frame; dragging on the pad writes the two numbers. The pad is never saved:
 // the workflow and the API prompt keep the two plain number inputs.
 import { app } from "../../../scripts/app.js";
-import { forwardWheel } from "./t2vz_media.js";
+import { chain, forwardWheel } from "./t2vz_media.js";
 
 const X = "motion_field_strength_x";
 const Y = "motion_field_strength_y";
@@ -140,14 +140,7 @@ function addPad(node) {
   widget.t2vzRedraw = () => draw(node, canvas, label);
 
   // redraw when the numbers change any other way (typed, dragged, loaded, linked)
-  for (const w of [wx, wy]) {
-    const callback = w.callback;
-    w.callback = function () {
-      const r = callback?.apply(this, arguments);
-      draw(node, canvas, label);
-      return r;
-    };
-  }
+  for (const w of [wx, wy]) chain(w, "callback", () => draw(node, canvas, label));
   draw(node, canvas, label);
 }
 
@@ -158,19 +151,11 @@ app.registerExtension({
     const inputs = { ...nodeData.input?.required, ...nodeData.input?.optional };
     if (!(X in inputs && Y in inputs)) return;
 
-    const onNodeCreated = nodeType.prototype.onNodeCreated;
-    nodeType.prototype.onNodeCreated = function () {
-      const result = onNodeCreated?.apply(this, arguments);
-      addPad(this);
-      return result;
-    };
+    chain(nodeType.prototype, "onNodeCreated", function () { addPad(this); });
     for (const hook of ["onConfigure", "onConnectionsChange"]) {
-      const original = nodeType.prototype[hook];
-      nodeType.prototype[hook] = function () {
-        const result = original?.apply(this, arguments);
+      chain(nodeType.prototype, hook, function () {
         this.widgets?.find((w) => w.name === "t2vz_motion_pad")?.t2vzRedraw?.();
-        return result;
-      };
+      });
     }
   },
 });

@@ -12,6 +12,17 @@ export function viewUrl({ filename, subfolder = "", type = "output" }, bust = tr
   return api.apiURL(`/view?${params.toString()}`);
 }
 
+// After obj[name] (a node hook or a widget callback) has run, also run fn with the same
+// `this` and arguments; the original's result is returned.
+export function chain(obj, name, fn) {
+  const original = obj[name];
+  obj[name] = function () {
+    const result = original?.apply(this, arguments);
+    fn.apply(this, arguments);
+    return result;
+  };
+}
+
 // Wheel over a preview zooms the canvas, as over the rest of the node (DOM widgets sit in a
 // layer above the canvas and would otherwise swallow it).
 export function forwardWheel(element) {
