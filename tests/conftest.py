@@ -29,6 +29,25 @@ from support.tiny_models import ensure_tiny_checkpoint
 COMFY = _comfy_env.setup_comfy()
 
 
+class _CheckoutIsNotATestPackage:
+    """The checkout's __init__.py is ComfyUI's entry point, not a test package. Left to itself
+    pytest would import it while collecting: as a package named after the checkout's folder,
+    or, when that name is not a valid package name (a ``mktemp -d`` clone: tmp.XXXX), as a
+    plain module whose relative import fails, with the checkout put first on sys.path (where
+    its nodes/ would shadow ComfyUI's nodes.py). A plugin, not a conftest hook: conftest hooks
+    are not asked about the folder the conftest sits under."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_directory(self, path, parent):
+        if path == parent.config.rootpath:
+            return pytest.Dir.from_parent(parent, path=path)
+        return None
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_CheckoutIsNotATestPackage(), "t2vz-checkout-is-not-a-test-package")
+
+
 
 @pytest.fixture(scope="session")
 def comfy_env() -> _comfy_env.ComfyEnv:
