@@ -1,5 +1,21 @@
-"""Small helpers shared by the node files."""
+"""What several node files share: the category, the inputs that mean the same on every
+node (seed, cfg, sampler, scheduler, chunk_size, conditioning), one validation helper and
+one way to turn the core's errors into a node's message.
+
+Numeric ranges come from ``t2vz_core.request.RANGES``, so a schema's min/max and the
+check that enforces them at queue time cannot drift apart.
+"""
 from __future__ import annotations
+
+import contextlib
+
+import comfy.samplers
+from comfy_api.latest import io
+
+from ..t2vz_core.problem import Problem, UserError, first
+from ..t2vz_core.request import RANGES, find_problem
+
+CATEGORY = "Text2Video-Zero"
 
 
 def advanced(inp):
@@ -10,3 +26,89 @@ def advanced(inp):
     """
     inp.extra_dict["advanced"] = True
     return inp
+
+
+def int_input(name: str, default: int, tooltip: str, **extra) -> io.Int.Input:
+    lo, hi = RANGES[name]
+    return io.Int.Input(name, default=default, min=int(lo), max=int(hi), tooltip=tooltip, **extra)
+
+
+def float_input(name: str, default: float, tooltip: str, **extra) -> io.Float.Input:
+    lo, hi = RANGES[name]
+    return io.Float.Input(name, default=default, min=lo, max=hi, tooltip=tooltip, **extra)
+
+
+# -- inputs several nodes share ---------------------------------------------------------------
+
+def model_input(tooltip: str) -> io.Model.Input:
+    return io.Model.Input("model", tooltip=tooltip)
+
+
+def conditioning_inputs(positive: str = "What the video shows (CLIP Text Encode).",
+                        negative: str = "What to keep out of the video (CLIP Text Encode).") -> list[io.Input]:
+    return [io.Conditioning.Input("positive", tooltip=positive),
+            io.Conditioning.Input("negative", tooltip=negative)]
+
+
+def seed_input(tooltip: str) -> io.Int.Input:
+    return int_input("seed", 0, tooltip, control_after_generate=True)
+
+
+def cfg_input(tooltip: str = "Classifier-free guidance scale.") -> io.Float.Input:
+    return io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01, tooltip=tooltip)
+
+
+def sampler_input(default: str, tooltip: str) -> io.Combo.Input:
+    return io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default=default, tooltip=tooltip)
+
+
+def scheduler_input(default: str, tooltip: str) -> io.Combo.Input:
+    return io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default=default, tooltip=tooltip)
+
+
+def chunk_input() -> io.Int.Input:
+    return int_input("chunk_size", 8, "Frames denoised together in one model call (0 = all at once). Every "
+                     "chunk attends to frame 0, so the video is the same for any chunk size; memory grows with "
+                     "chunk_size, not with the video's length.")
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+def choice_problem(sampler_name=None, scheduler=None) -> Problem | None:
+    """ComfyUI 0.3.75 does not check V3 combo values at queue time; we do."""
+    for name, val, options in (("sampler_name", sampler_name, comfy.samplers.KSampler.SAMPLERS),
+                               ("scheduler", scheduler, comfy.samplers.KSampler.SCHEDULERS)):
+        if val is not None and val not in options:
+            return Problem(name, f"{name} '{val}' is not a ComfyUI {name.split('_')[0]}; choose one of: "
+                                 f"{', '.join(options)}")
+    return None
+
+
+def validate(sampler_name=None, scheduler=None, **request_fields) -> bool | str:
+    """What a node's validate_inputs returns: True, or the first problem as
+    "<input>: <sentence>" (the server puts it on that input)."""
+    p = first(choice_problem(sampler_name, scheduler), find_problem(**request_fields))
+    return True if p is None else str(p)
+
+
+def require(problem: Problem | None) -> None:
+    """At run time: raise the problem (the same message validate_inputs gives)."""
+    if problem is not None:
+        raise ValueError(str(problem))
+
+
+def require_conditioning(positive, negative) -> None:
+    for name, cond in (("positive", positive), ("negative", negative)):
+        if not cond:
+            raise ValueError(f"{name}: {name} conditioning is empty; connect a CLIP Text Encode (Prompt) node to "
+                             f"'{name}' (an empty prompt text is fine, an empty conditioning list is not)")
+
+
+@contextlib.contextmanager
+def as_node(display_name: str):
+    """The core's errors name no node: say which node it was, as a plain ValueError (its
+    type then carries no install path into ComfyUI's error report)."""
+    try:
+        yield
+    except UserError as e:
+        raise ValueError(f"{display_name}: {e}") from None

@@ -4,8 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..t2vz_core import attention
-
-CATEGORY = "Text2Video-Zero"
+from ._common import CATEGORY, as_node
 
 
 class CrossFrameAttention(io.ComfyNode):
@@ -31,10 +30,8 @@ class CrossFrameAttention(io.ComfyNode):
 
     @classmethod
     def execute(cls, model) -> io.NodeOutput:
-        try:
+        with as_node("Cross-Frame Attention (T2VZ_CrossFrameAttention)"):
             return io.NodeOutput(attention.patch_model(model))
-        except attention.NotAUNetError as e:
-            raise ValueError(str(e)) from None
 
 
 class CrossFrameControlNet(io.ComfyNode):
@@ -61,7 +58,5 @@ class CrossFrameControlNet(io.ComfyNode):
     @classmethod
     def execute(cls, control_net) -> io.NodeOutput:
         from ..t2vz_core import controlnet
-        try:
+        with as_node("Cross-Frame ControlNet (T2VZ_CrossFrameControlNet)"):
             return io.NodeOutput(controlnet.cross_frame_controlnet(control_net))
-        except TypeError as e:
-            raise ValueError(str(e)) from None

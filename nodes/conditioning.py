@@ -5,8 +5,7 @@ import torch
 from comfy_api.latest import io
 
 from ..t2vz_core import edges, video_io
-
-CATEGORY = "Text2Video-Zero"
+from ._common import CATEGORY
 
 
 class CannyEdges(io.ComfyNode):

@@ -2,50 +2,40 @@
 Instruct-Pix2Pix): all frames denoised together, in chunks that share frame 0."""
 from __future__ import annotations
 
-import comfy.sample
 import comfy.samplers
 from comfy_api.latest import io
 
-from ..t2vz_core import sampling
-from .text2video import _check_choices, _check_video, _chunk_input, _finish, _require_conditioning
+from ..t2vz_core import noise, sampling
+from ..t2vz_core.request import VideoRequest
+from . import _common as c
 
-CATEGORY = "Text2Video-Zero"
+KSAMPLER_NAME = "Video KSampler (T2VZ_VideoKSampler)"
+CUSTOM_NAME = "Video Sampler Custom (T2VZ_VideoSamplerCustom)"
 
 
 def _noise_input() -> io.Input:
-    return io.Combo.Input("noise_mode", options=sampling.NOISE_MODES, default=sampling.NOISE_SHARED,
+    return io.Combo.Input("noise_mode", options=noise.NOISE_MODES, default=noise.NOISE_SHARED,
                           tooltip="'shared': every frame starts from the same noise, as Text2Video-Zero does for "
                               "pose and edge videos (more consistent). 'per frame': each frame has its own noise, "
                               "fixed by seed and frame index.")
 
 
-def _latent_frames(latent: dict, model):
-    samples = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
-    if samples.ndim != 4:
-        raise ValueError(f"latent_image must be a batch of image latents, one per frame; got shape {tuple(samples.shape)}")
-    ids = latent.get("t2vz_frame_ids") or list(range(samples.shape[0]))
-    return samples, ids
+def _seed_input() -> io.Input:
+    return c.seed_input("Noise seed; frame 0's noise equals KSampler's for this seed.")
 
 
-def _check_noise(noise_mode=None):
-    if noise_mode is not None and noise_mode not in sampling.NOISE_MODES:
-        return f"noise_mode '{noise_mode}' is not one of: {', '.join(sampling.NOISE_MODES)}"
-    return True
+def _latent_input(tooltip: str) -> io.Input:
+    return io.Latent.Input("latent_image", tooltip=tooltip)
 
 
-def _run(guider, model, sampler, sigmas, latent, seed, noise_mode, chunk_size):
-    from ..t2vz_core import controlnet
-    controlnet.check_controlnets_fit(model, *guider.original_conds.values())
-    samples, ids = _latent_frames(latent, model)
-    msg = _check_video(chunk_size=chunk_size)
-    if msg is not True:
-        raise ValueError(msg)
-    noise = sampling.initial_noise(seed, ids, samples.shape[1:], noise_mode)
-    steps = sigmas.shape[-1] - 1
-    progress = sampling.Progress(model, sampling.video_units(samples.shape[0], steps, chunk_size))
-    out = sampling.sample_frames(guider, sampler, sigmas, samples, noise, seed, chunk_size, progress,
-                                 latent.get("noise_mask"))
-    return io.NodeOutput(_finish(latent, out))
+def _output() -> list[io.Output]:
+    return [io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")]
+
+
+def _request(seed, noise_mode, chunk_size) -> VideoRequest:
+    request = VideoRequest(seed=seed, noise_mode=noise_mode, chunk_size=chunk_size)
+    c.require(request.problem())
+    return request
 
 
 class VideoKSampler(io.ComfyNode):
@@ -54,55 +44,46 @@ class VideoKSampler(io.ComfyNode):
         return io.Schema(
             node_id="T2VZ_VideoKSampler",
             display_name="Video KSampler (T2VZ)",
-            category=f"{CATEGORY}/sampling",
+            category=f"{c.CATEGORY}/sampling",
             description=(
                 "A KSampler for videos: denoises one latent per frame together, with shared or per-frame "
                 "noise, in chunks that all attend to frame 0. Use it for pose or edge videos (Cross-Frame "
                 "Attention on the model, Cross-Frame ControlNet + Apply ControlNet with one hint per frame) "
                 "and any other per-frame conditioning."),
             inputs=[
-                io.Model.Input("model", tooltip="The model, through Cross-Frame Attention (T2VZ)."),
-                io.Conditioning.Input("positive", tooltip="Positive conditioning, e.g. from Apply ControlNet with per-frame hints."),
-                io.Conditioning.Input("negative", tooltip="Negative conditioning."),
-                io.Latent.Input("latent_image", tooltip="One latent per frame, e.g. Empty Latent Image with batch_size = frame count."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Noise seed; frame 0's noise equals KSampler's for this seed."),
+                c.model_input("The model, through Cross-Frame Attention (T2VZ)."),
+                *c.conditioning_inputs("Positive conditioning, e.g. from Apply ControlNet with per-frame hints.",
+                                       "Negative conditioning."),
+                _latent_input("One latent per frame, e.g. Empty Latent Image with batch_size = frame count."),
+                _seed_input(),
                 io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Denoising steps."),
-                io.Float.Input("cfg", default=7.5, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance scale."),
-                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
-                               tooltip="Sampler."),
-                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="normal",
-                               tooltip="Noise schedule."),
+                c.cfg_input(),
+                c.sampler_input("euler", "Sampler."),
+                c.scheduler_input("normal", "Noise schedule."),
                 _noise_input(),
-                _chunk_input(),
+                c.chunk_input(),
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="How much of the input latents to replace; 1.0 for new videos."),
             ],
-            outputs=[io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")],
+            outputs=_output(),
         )
 
     @classmethod
     def validate_inputs(cls, sampler_name=None, scheduler=None, noise_mode=None, chunk_size=None):
-        for ok in (_check_choices(sampler_name, scheduler), _check_noise(noise_mode), _check_video(chunk_size=chunk_size)):
-            if ok is not True:
-                return ok
-        return True
+        return c.validate(sampler_name, scheduler, noise_mode=noise_mode, chunk_size=chunk_size)
 
     @classmethod
     def execute(cls, model, positive, negative, latent_image, seed, steps, cfg, sampler_name, scheduler,
-                noise_mode=sampling.NOISE_SHARED, chunk_size=8, denoise=1.0) -> io.NodeOutput:
-        _require_conditioning(positive, negative)
-        for ok in (_check_choices(sampler_name, scheduler), _check_noise(noise_mode)):
-            if ok is not True:
-                raise ValueError(ok)
+                noise_mode=noise.NOISE_SHARED, chunk_size=8, denoise=1.0) -> io.NodeOutput:
+        c.require(c.choice_problem(sampler_name, scheduler))
+        request = _request(seed, noise_mode, chunk_size)
+        c.require_conditioning(positive, negative)
         ks = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler=sampler_name,
                                      scheduler=scheduler, denoise=denoise, model_options=model.model_options)
-        guider = comfy.samplers.CFGGuider(model)
-        guider.set_conds(positive, negative)
-        guider.set_cfg(cfg)
-        return _run(guider, model, comfy.samplers.sampler_object(sampler_name), ks.sigmas.cpu(), latent_image,
-                    seed, noise_mode, chunk_size)
+        with c.as_node(KSAMPLER_NAME):
+            guider = sampling.cfg_guider(model, positive, negative, cfg)
+            return io.NodeOutput(sampling.frame_guided_video(guider, comfy.samplers.sampler_object(sampler_name),
+                                                             ks.sigmas.cpu(), latent_image, request))
 
 
 class VideoSamplerCustom(io.ComfyNode):
@@ -111,7 +92,7 @@ class VideoSamplerCustom(io.ComfyNode):
         return io.Schema(
             node_id="T2VZ_VideoSamplerCustom",
             display_name="Video Sampler Custom (T2VZ)",
-            category=f"{CATEGORY}/sampling",
+            category=f"{c.CATEGORY}/sampling",
             description=(
                 "Like core SamplerCustomAdvanced, for videos: any GUIDER (e.g. DualCFGGuider for Video "
                 "Instruct-Pix2Pix: text and image guidance), SAMPLER and SIGMAS; shared or per-frame "
@@ -121,23 +102,24 @@ class VideoSamplerCustom(io.ComfyNode):
                                 "e.g. DualCFGGuider for Instruct-Pix2Pix."),
                 io.Sampler.Input("sampler", tooltip="From KSamplerSelect."),
                 io.Sigmas.Input("sigmas", tooltip="From BasicScheduler (or any scheduler node)."),
-                io.Latent.Input("latent_image", tooltip="One latent per frame (e.g. from InstructPixToPixConditioning)."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Noise seed; frame 0's noise equals KSampler's for this seed."),
+                _latent_input("One latent per frame (e.g. from InstructPixToPixConditioning)."),
+                _seed_input(),
                 _noise_input(),
-                _chunk_input(),
+                c.chunk_input(),
             ],
-            outputs=[io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")],
+            outputs=_output(),
         )
 
     @classmethod
     def validate_inputs(cls, noise_mode=None, chunk_size=None):
-        ok = _check_noise(noise_mode)
-        return _check_video(chunk_size=chunk_size) if ok is True else ok
+        return c.validate(noise_mode=noise_mode, chunk_size=chunk_size)
 
     @classmethod
-    def execute(cls, guider, sampler, sigmas, latent_image, seed, noise_mode=sampling.NOISE_SHARED,
+    def execute(cls, guider, sampler, sigmas, latent_image, seed, noise_mode=noise.NOISE_SHARED,
                 chunk_size=8) -> io.NodeOutput:
+        request = _request(seed, noise_mode, chunk_size)
         if sigmas.ndim != 1 or sigmas.shape[0] < 2:
-            raise ValueError("sigmas must hold at least two noise levels: connect a scheduler node such as BasicScheduler")
-        return _run(guider, guider.model_patcher, sampler, sigmas, latent_image, seed, noise_mode, chunk_size)
+            raise ValueError("sigmas: must hold at least two noise levels; connect a scheduler node such as "
+                             "BasicScheduler")
+        with c.as_node(CUSTOM_NAME):
+            return io.NodeOutput(sampling.frame_guided_video(guider, sampler, sigmas, latent_image, request))

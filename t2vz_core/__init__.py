@@ -1,12 +1,17 @@
 """The Text2Video-Zero method, independent of ComfyUI's node layer.
 
-motion     global translation motion field and latent warp (paper §3.3.1)
-noise      per-frame noise fixed by (seed, global frame index) and σ-space renoising
+request    the VideoRequest every video sampler builds once and checks once (ranges, choices,
+           frame selection, chunk plan)
+sampling   one function per mode: text_to_video (= init_video + finish_video), frame_guided_video
 timing     t0/t1 step indices, their validation and rescaling to other step counts
+noise      every noise of the method: frame 0's, per-frame by (seed, index), σ-space renoising
+motion     MOTION values (global translation) and the latent warp (paper §3.3.1)
 attention  the cross-frame attention patch (paper §3.3.2) for ComfyUI UNets
-sampling   the sampling schedule of the method on top of ComfyUI's samplers
-chunking   memory-bounded chunked sampling that shares frame 0 as the anchor
+chunking   ChunkPlan and chunked sampling that shares frame 0 as the anchor
 controlnet cross-frame attention inside ControlNets (clone-scoped)
-video_io   ffmpeg discovery, video reading/frame selection, GIF writing
-edges      Canny edge maps
+progress   one progress bar with latent previews across the phases of a run
+problem    Problem (an input and a sentence) and UserError (core errors name no node)
+interrupt  ComfyUI's Cancel, checked in long per-frame loops
+video_io   ffmpeg discovery, video reading/frame selection; video_write GIF/mp4 writing;
+           preview the editor's Load Video preview; edges Canny edge maps
 """

@@ -26,11 +26,11 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-NODE_NAME = "Cross-Frame Attention (T2VZ_CrossFrameAttention)"
+from .problem import UserError
 
 
-class NotAUNetError(TypeError):
-    pass
+class NotAUNetError(UserError):
+    """The model is not a UNet (Flux, SD3 ...): cross-frame attention has nothing to patch."""
 
 
 def _groups(extra_options: dict, batch: int) -> int:
@@ -84,7 +84,6 @@ class AnchorStore:
     def __init__(self):
         self.mode = "record"
         self.context: dict[tuple, dict[tuple, tuple[torch.Tensor, torch.Tensor]]] = {}
-        self.records = 0  # how many anchor contexts were recorded (one per block and group)
 
     @staticmethod
     def tags(cond_or_uncond) -> list[tuple]:
@@ -99,7 +98,6 @@ class AnchorStore:
         slot = self.context.setdefault(block, {})
         for i, tag in enumerate(self.tags(cond_or_uncond)):
             slot[tag] = (context[i:i + 1], value[i:i + 1])
-            self.records += 1
 
     def get(self, block, cond_or_uncond):
         slot = self.context.get(block)
@@ -156,14 +154,14 @@ class CrossFrameAttentionPatch:
                                      transformer_options=extra_options)
 
 
-def unet_of(model_patcher, node: str = NODE_NAME):
-    """The UNetModel behind a ModelPatcher, or NotAUNetError naming ``node``."""
+def unet_of(model_patcher):
+    """The UNetModel behind a ModelPatcher, or NotAUNetError."""
     from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
     dm = model_patcher.get_model_object("diffusion_model")
     if not isinstance(dm, UNetModel):
         arch = type(model_patcher.model).__name__
         raise NotAUNetError(
-            f"{node} works on UNet models (SD1.x, SD2.x, SDXL and their fine-tunes); "
+            f"cross-frame attention works on UNet models (SD1.x, SD2.x, SDXL and their fine-tunes); "
             f"this MODEL is {arch} ({type(dm).__name__}). Connect a UNet checkpoint.")
     return dm
 
@@ -194,7 +192,7 @@ def patch_model(model_patcher):
     unet = unet_of(model_patcher)
     keys = transformer_block_keys(unet)
     if not keys:
-        raise NotAUNetError(f"{NODE_NAME}: this UNet has no attention blocks to patch")
+        raise NotAUNetError("this UNet has no attention blocks to patch")
     m = model_patcher.clone()
     to = m.model_options["transformer_options"]
     patches = dict(to.get("patches", {}))

@@ -21,6 +21,7 @@ core's context windows do not slice).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -40,14 +41,38 @@ def check_chunk_size(chunk_size: int) -> str | None:
     return None
 
 
-def plan(frames: int, chunk_size: int) -> list[list[int]]:
-    """Frame indices per chunk; frame 0 leads the first chunk. 0 or ≥ frames: one chunk."""
-    msg = check_chunk_size(chunk_size)
-    if msg:
-        raise ValueError(msg)
-    if chunk_size == 0 or chunk_size >= frames:
-        return [list(range(frames))]
-    return [list(range(s, min(s + chunk_size, frames))) for s in range(0, frames, chunk_size)]
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Which frames go into which model call, built once per run: the context handler
+    follows it and the progress bar counts its chunks."""
+
+    frames: int
+    chunk_size: int
+    chunks: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def make(cls, frames: int, chunk_size: int) -> "ChunkPlan":
+        """Frame 0 leads the first chunk; chunk_size 0 or ≥ frames: one chunk."""
+        msg = check_chunk_size(chunk_size)
+        if msg:
+            raise ValueError(msg)
+        if chunk_size == 0 or chunk_size >= frames:
+            chunks = (tuple(range(frames)),)
+        else:
+            chunks = tuple(tuple(range(s, min(s + chunk_size, frames))) for s in range(0, frames, chunk_size))
+        return cls(frames, chunk_size, chunks)
+
+    @property
+    def count(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def chunked(self) -> bool:
+        return self.count > 1
+
+    def for_frames(self, frames: int) -> "ChunkPlan":
+        """This plan, or the same chunk size for a batch of another length."""
+        return self if frames == self.frames else ChunkPlan.make(frames, self.chunk_size)
 
 
 def _slice_value(val, idx, frames):
@@ -94,13 +119,13 @@ class _SlicedHints:
         for ctrl in self.controls:
             hint = getattr(ctrl, "cond_hint_original", None)
             if isinstance(hint, torch.Tensor) and hint.shape[0] == self.frames:
-                self.saved.append((ctrl, hint, ctrl.cond_hint))
+                self.saved.append((ctrl, hint))
                 ctrl.cond_hint_original = hint[self.idx]
                 ctrl.cond_hint = None
         return self
 
     def __exit__(self, *exc):
-        for ctrl, hint, cached in self.saved:
+        for ctrl, hint in self.saved:
             ctrl.cond_hint_original = hint
             ctrl.cond_hint = None
         return False
@@ -137,35 +162,28 @@ def handler_class():
     import comfy.model_management
 
     class ChunkedAnchor(comfy.context_windows.ContextHandlerABC):
-        t2vz_chunked = True
-
-        def __init__(self, chunk_size: int, on_chunk: Callable[[], None] | None = None):
+        def __init__(self, plan: ChunkPlan, on_chunk: Callable[[], None] | None = None):
             super().__init__()
-            msg = check_chunk_size(chunk_size)
-            if msg:
-                raise ValueError(msg)
-            self.chunk_size = chunk_size
+            self.plan = plan
             self.on_chunk = on_chunk
-            self.evaluations = 0
 
         def should_use_context(self, model, conds, x_in, timestep, model_options) -> bool:
-            return len(plan(x_in.shape[0], self.chunk_size)) > 1
+            return self.plan.for_frames(x_in.shape[0]).chunked
 
         def get_resized_cond(self, cond_in, x_in, window, device=None):
             return slice_conds([cond_in], window, x_in.shape[0])[0]
 
         def execute(self, calc_cond_batch, model, conds, x_in, timestep, model_options):
             frames = x_in.shape[0]
-            chunks = plan(frames, self.chunk_size)
+            chunks = self.plan.for_frames(frames).chunks
             store = AnchorStore()
             out = None
-            self.evaluations += 1
-            for i, idx in enumerate(chunks):
+            for i, chunk in enumerate(chunks):
                 comfy.model_management.throw_exception_if_processing_interrupted()
+                idx = list(chunk)
                 store.mode = "record" if i == 0 else "use"
                 to = dict(model_options.get("transformer_options", {}))
                 to[ANCHOR_KEY] = store
-                to["t2vz_chunk"] = (i, len(chunks), idx)
                 to[VIDEO_FRAMES_KEY] = frames
                 mo = dict(model_options)
                 mo["transformer_options"] = to
@@ -185,42 +203,8 @@ def handler_class():
     return ChunkedAnchor
 
 
-def apply(model_patcher, chunk_size: int, on_chunk: Callable[[], None] | None = None):
-    """A clone of ``model_patcher`` that evaluates videos in chunks of ``chunk_size`` frames."""
+def apply(model_patcher, plan: ChunkPlan, on_chunk: Callable[[], None] | None = None):
+    """A clone of ``model_patcher`` that evaluates videos in the chunks of ``plan``."""
     m = model_patcher.clone()
-    if chunk_size:
-        m.model_options["context_handler"] = handler_class()(chunk_size, on_chunk)
-    else:
-        m.model_options.pop("context_handler", None)
+    m.model_options["context_handler"] = handler_class()(plan, on_chunk)
     return m
-
-
-def check_frames(video_length: int, frame_start: int = 0, frame_count: int = 0) -> str | None:
-    if video_length < 1:
-        return f"video_length ({video_length}) must be at least 1"
-    if frame_start < 0 or frame_count < 0:
-        return f"frame_start ({frame_start}) and frame_count ({frame_count}) must be 0 or more"
-    if frame_start >= video_length:
-        return (f"frame_start ({frame_start}) is beyond the video: frames are numbered 0 to "
-                f"{video_length - 1} (video_length {video_length})")
-    if frame_count and frame_start + frame_count > video_length:
-        return (f"frame_start ({frame_start}) + frame_count ({frame_count}) goes beyond video_length "
-                f"({video_length}); the last frame is {video_length - 1}")
-    return None
-
-
-def select_frames(video_length: int, frame_start: int = 0, frame_count: int = 0) -> tuple[list[int], bool]:
-    """Global frame ids to sample, frame 0 (the anchor) first, and whether frame 0 is only
-    there as anchor (and is dropped from the output).
-
-    frame_count 0 means "to the end of the video". A part of a long video, sampled in its
-    own queue call, comes out identical to the same frames of one long run.
-    """
-    msg = check_frames(video_length, frame_start, frame_count)
-    if msg:
-        raise ValueError(msg)
-    end = frame_start + frame_count if frame_count else video_length
-    wanted = list(range(frame_start, end))
-    if frame_start == 0:
-        return wanted, False
-    return [0] + wanted, True

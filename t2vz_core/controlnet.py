@@ -20,8 +20,8 @@ from comfy.ldm.modules.attention import CrossAttention
 
 from .attention import ANCHOR_KEY, AnchorStore, anchor_of, cross_frame_attention
 from .chunking import VIDEO_FRAMES_KEY
+from .problem import UserError
 
-NODE_NAME = "Cross-Frame ControlNet (T2VZ_CrossFrameControlNet)"
 _ids = itertools.count()
 
 
@@ -52,7 +52,7 @@ class CrossFrameSelfAttention(nn.Module):
             return inner(x, context=context, value=value, mask=mask, transformer_options=transformer_options)
         groups = len(cou)
         if x.shape[0] % groups:
-            raise RuntimeError(f"{NODE_NAME}: batch {x.shape[0]} does not split into {groups} guidance groups")
+            raise RuntimeError(f"cross-frame ControlNet: batch {x.shape[0]} does not split into {groups} guidance groups")
         store = layout.store
         if store is not None and store.mode == "use":
             anchor, _ = store.get(self._key, cou)
@@ -82,8 +82,9 @@ class CrossFrameControlNet(comfy.controlnet.ControlNet):
         frames = x_noisy.shape[0] // max(1, batched_number)
         if isinstance(hint, torch.Tensor) and hint.shape[0] not in (1, frames):
             video_frames = transformer_options.get(VIDEO_FRAMES_KEY, frames)  # chunks: say the video's length
-            raise ValueError(f"{NODE_NAME}: {hint.shape[0]} hint images for {video_frames} frames; give one hint image "
-                             f"per frame (e.g. the frames of the video you load), or a single image for all frames")
+            raise UserError(f"the cross-frame ControlNet got {hint.shape[0]} hint images for {video_frames} frames; "
+                            f"give one hint image per frame to Apply ControlNet (e.g. the frames of the video you "
+                            f"load), or a single image for all frames")
         layout = self.t2vz_layout
         layout.cond_or_uncond = list(transformer_options.get("cond_or_uncond") or [0] * batched_number)
         layout.store = transformer_options.get(ANCHOR_KEY)
@@ -112,15 +113,15 @@ def cross_frame_controlnet(control: comfy.controlnet.ControlNet) -> CrossFrameCo
     if is_cross_frame(control):
         return control.copy()
     if type(control) is not comfy.controlnet.ControlNet or getattr(control, "control_model", None) is None:
-        raise TypeError(f"{NODE_NAME} works on ControlNet models (SD1.x, SD2.x, SDXL); this CONTROL_NET is a "
+        raise UserError(f"cross-frame attention works on ControlNet models (SD1.x, SD2.x, SDXL); this CONTROL_NET is a "
                         f"{type(control).__name__}, which has no cross-frame form. Connect a regular ControlNet "
                         f"loaded with Load ControlNet Model.")
     if previous := getattr(control, "previous_controlnet", None):
-        raise TypeError(f"{NODE_NAME}: connect the CONTROL_NET straight from Load ControlNet Model, before "
+        raise UserError(f"connect the CONTROL_NET straight from Load ControlNet Model, before "
                         f"Apply ControlNet ({type(previous).__name__} is already chained to it)")
     paths = _self_attention_paths(control.control_model)
     if not paths:
-        raise TypeError(f"{NODE_NAME}: this ControlNet has no self-attention layers to patch")
+        raise UserError("this ControlNet has no self-attention layers to patch")
     c = CrossFrameControlNet(None, global_average_pooling=control.global_average_pooling,
                              load_device=control.load_device, manual_cast_dtype=control.manual_cast_dtype)
     c.control_model = control.control_model
@@ -161,7 +162,7 @@ def check_controlnets_fit(model_patcher, *conds_lists) -> None:
                 cm = getattr(ctrl, "control_model", None)
                 dim = _context_dim(cm) if isinstance(cm, nn.Module) else None
                 if dim is not None and dim != unet_dim:
-                    raise ValueError(
+                    raise UserError(
                         f"The ControlNet ({_family(dim)}, text width {dim}) does not fit the model "
                         f"({_family(unet_dim)}, text width {unet_dim}): load a {_family(unet_dim)} ControlNet "
                         f"in Load ControlNet Model, or a {_family(dim)} checkpoint.")

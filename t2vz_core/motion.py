@@ -12,6 +12,7 @@ build one sampling grid per frame and warp all frames with a single ``grid_sampl
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -61,3 +62,34 @@ def warp_latents(latents: torch.Tensor, strength_x: float, strength_y: float,
     _, _, h, w = latents.shape
     grid = motion_grids(strength_x, strength_y, frame_ids, h, w, latents.device, latents.dtype)
     return F.grid_sample(latents, grid, mode="nearest", padding_mode="reflection", align_corners=False)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The method's global motion (a MOTION value): frame k moves by k·(strength_x, strength_y)
+    pixels of a 512-pixel frame. It travels with the video latent (``t2vz_motion``) so later
+    steps (background smoothing) warp exactly as the init did."""
+
+    strength_x: float = 12.0
+    strength_y: float = 12.0
+
+    def warp(self, latents: torch.Tensor, frame_ids: Sequence[int]) -> torch.Tensor:
+        """Move row i of ``latents`` (n, C, h, w) as frame frame_ids[i] of this motion."""
+        return warp_latents(latents, self.strength_x, self.strength_y, frame_ids)
+
+    def describe(self) -> str:
+        return f"translation ({self.strength_x:g}, {self.strength_y:g}) px per frame"
+
+
+class NoMotion:
+    """``use_motion_field`` off: every frame starts from frame 0's latent as it is (no warp,
+    not even the resampling a zero translation does)."""
+
+    def warp(self, latents: torch.Tensor, frame_ids: Sequence[int]) -> torch.Tensor:
+        return latents.clone()
+
+    def describe(self) -> str:
+        return "no motion"
+
+
+STILL = NoMotion()

@@ -1,42 +1,45 @@
-"""The Text2Video-Zero sampling schedule (paper §3.3, Algorithm 1) on ComfyUI's samplers.
+"""The two ways the pack makes a video, on ComfyUI's guiders and samplers.
 
+Text to video (paper §3.3, Algorithm 1) — ``text_to_video`` = ``init_video`` + ``finish_video``:
     1. frame 0 alone: noise → T1 (k1 steps) → T0 (k0 − k1 more steps)
-    2. frames 1..N−1 := frame 0 at T0, translated by k·motion (global frame index k)
+    2. frames 1..N−1 := frame 0 at T0, moved by the motion as frame k (global index)
     3. frames 1..N−1: forward diffusion T0 → T1 in model space, ε fixed by (seed, k)
-    4. all frames from T1 to the end, together (with cross-frame attention on the model)
+    4. all frames from T1 to the end, together (cross-frame attention lives on the model),
+       in the chunks of one ChunkPlan that all attend to frame 0
 
-Latents handed between nodes are ComfyUI LATENT tensors (``process_out`` space, as any
-KSampler returns). Warping and renoising happen on the model-space latent
-(``latent_format.process_in``), where x_σ = x_0 + σ·ε.
+Frame-guided video — ``frame_guided_video``: every frame has its own guidance (ControlNet
+hints, InstructPix2Pix images); all frames are denoised together from shared or per-frame
+noise, in the same chunks.
+
+Guidance travels as a ComfyUI GUIDER (as in core's SamplerCustomAdvanced), the user's
+settings as one VideoRequest. Latents handed between nodes are ComfyUI LATENT tensors
+(``process_out`` space, as any KSampler returns); warping and renoising happen on the
+model-space latent (``latent_format.process_in``), where x_σ = x_0 + σ·ε.
 
 ComfyUI is imported lazily so that the pure parts of t2vz_core import without it.
 """
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 
-from . import chunking, motion, noise as tnoise
-from .timing import Timing
+from . import chunking, controlnet, interrupt, motion as tmotion, noise as tnoise
+from .progress import Progress
+from .request import VideoRequest
 
 logger = logging.getLogger(__name__)
 
+# Keys of the LATENT dicts the pack hands between its nodes (beside core's "samples" and
+# "noise_mask"): the global frame id of every row, whether row 0 is frame 0 only as the
+# anchor (then dropped from the output), and the motion the rows were moved with.
+FRAME_IDS = "t2vz_frame_ids"
+DROP_FIRST = "t2vz_drop_first"
+MOTION = "t2vz_motion"
 
-@dataclass(frozen=True)
-class MotionSettings:
-    strength_x: float = 12.0
-    strength_y: float = 12.0
-    enabled: bool = True
 
-
-@dataclass
-class FirstFrame:
-    x_t1: torch.Tensor   # (1, C, h, w) LATENT-space frame 0 at T1
-    x_t0: torch.Tensor   # (1, C, h, w) LATENT-space frame 0 at T0
-
+# -- the model ------------------------------------------------------------------------------
 
 def schedule(model, steps: int, sampler_name: str, scheduler: str) -> torch.Tensor:
     """The full σ schedule a KSampler with these settings would run (steps + 1 values)."""
@@ -44,61 +47,6 @@ def schedule(model, steps: int, sampler_name: str, scheduler: str) -> torch.Tens
     ks = comfy.samplers.KSampler(model, steps=steps, device="cpu", sampler=sampler_name,
                                  scheduler=scheduler, denoise=1.0, model_options=model.model_options)
     return ks.sigmas.detach().cpu().float()
-
-
-class Progress:
-    """One ComfyUI progress bar (with latent previews) across several sampling calls.
-
-    Counted in units: a step of frame 0 alone is one unit, a video step is one unit per
-    chunk, so long chunked videos move the bar chunk by chunk.
-    """
-
-    def __init__(self, model, total_units: int, preview_frames: int = 4):
-        import comfy.utils
-        import latent_preview
-        self.total = max(1, int(total_units))
-        self.value = 0
-        self.limit = self.total
-        self.preview_frames = preview_frames
-        self.pbar = comfy.utils.ProgressBar(self.total)
-        self.previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
-
-    def _strip(self, x0: torch.Tensor) -> torch.Tensor:
-        """Up to ``preview_frames`` evenly spaced frames side by side, as one latent image."""
-        n = x0.shape[0]
-        if n <= 1 or x0.ndim != 4:
-            return x0[:1]
-        idx = torch.linspace(0, n - 1, min(n, self.preview_frames)).round().long().unique()
-        return torch.cat(list(x0[idx]), dim=-1)[None]
-
-    def tick(self) -> None:
-        """One chunk done (no preview); never runs past the end of the current step."""
-        if self.value < self.limit:
-            self.value += 1
-            self.pbar.update_absolute(self.value, self.total)
-
-    def callback(self, offset: int, units_per_step: int = 1) -> Callable:
-        self.value = offset
-        self.limit = offset + units_per_step
-
-        def cb(step, x0, x, total_steps):
-            preview = None
-            if self.previewer is not None:
-                preview = self.previewer.decode_latent_to_preview_image("JPEG", self._strip(x0))
-            self.value = offset + (step + 1) * units_per_step
-            self.limit = self.value + units_per_step
-            self.pbar.update_absolute(self.value, self.total, preview)
-        return cb
-
-
-def _sample(model, noise, latent, sigmas, positive, negative, cfg, sampler_name, seed, callback):
-    import comfy.sample
-    import comfy.samplers
-    import comfy.utils
-    sampler = comfy.samplers.sampler_object(sampler_name)
-    return comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, latent,
-                                      callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED,
-                                      seed=seed)
 
 
 def native_size(model) -> int:
@@ -131,129 +79,152 @@ def latent_shape(model, width: int, height: int) -> tuple[int, int, int]:
     return (lf.latent_channels, height // 8, width // 8)
 
 
-def first_frame(model, positive, negative, seed: int, cfg: float, sampler_name: str,
-                sigmas: torch.Tensor, timing: Timing, shape: Sequence[int],
-                progress: Progress | None = None) -> FirstFrame:
-    """Denoise frame 0 alone from pure noise to T1, then on to T0."""
-    k1, k0 = timing.k1, timing.k0
-    empty = torch.zeros((1, *shape))
-    n0 = tnoise.first_frame_noise(seed, shape)
-    cb = progress.callback(0) if progress else None
-    x_t1 = _sample(model, n0, empty, sigmas[:k1 + 1], positive, negative, cfg, sampler_name, seed, cb)
-    cb = progress.callback(k1) if progress else None
-    x_t0 = _sample(model, torch.zeros_like(x_t1), x_t1, sigmas[k1:k0 + 1], positive, negative, cfg,
-                   sampler_name, seed, cb)
-    return FirstFrame(x_t1=x_t1, x_t0=x_t0)
+def motion_of(request: VideoRequest):
+    """The MOTION value of a request's x/y strengths (none when use_motion_field is off)."""
+    if not request.use_motion_field:
+        return tmotion.STILL
+    return tmotion.Translation(request.motion_field_strength_x, request.motion_field_strength_y)
 
 
-def renoise_model_space(model, m_t0: torch.Tensor, sigma_t0: float, sigma_t1: float,
-                        eps: torch.Tensor) -> torch.Tensor:
-    """Forward diffusion T0 → T1 in the model's own parameterisation."""
-    import comfy.model_sampling
-    ms = model.get_model_object("model_sampling")
-    if isinstance(ms, comfy.model_sampling.CONST):
-        # x_σ = (1 − σ)·x0 + σ·ε: scale the signal, then top the noise up to σ1.
-        a = (1.0 - sigma_t1) / (1.0 - sigma_t0)
-        extra = max(sigma_t1 ** 2 - (a * sigma_t0) ** 2, 0.0) ** 0.5
-        return a * m_t0 + extra * eps.to(m_t0)
-    return tnoise.renoise(m_t0, sigma_t0, sigma_t1, eps)
+# -- guiders ----------------------------------------------------------------------------------
+
+def cfg_guider(model, positive, negative, cfg: float):
+    """Core's CFGGuider, as a KSampler builds it."""
+    import comfy.samplers
+    g = comfy.samplers.CFGGuider(model)
+    g.set_conds(positive, negative)
+    g.set_cfg(cfg)
+    return g
 
 
-def propagate(model, first: FirstFrame, sigmas: torch.Tensor, timing: Timing, seed: int,
-              frame_ids: Sequence[int], motion_settings: MotionSettings) -> torch.Tensor:
-    """Video latent at T1 for ``frame_ids`` (global indices; 0 is frame 0 itself).
-
-    Frame 0 keeps its own T1 latent; every other frame k is frame 0's T0 latent,
-    translated by k·motion, renoised to T1 with ε(seed, k).
-    """
-    lf = model.get_model_object("latent_format")
-    others = [int(k) for k in frame_ids if int(k) != 0]
-    if others:
-        m_t0 = lf.process_in(first.x_t0.float()).repeat(len(others), 1, 1, 1)
-        if motion_settings.enabled:
-            m_t0 = motion.warp_latents(m_t0, motion_settings.strength_x, motion_settings.strength_y, others)
-        eps = tnoise.frame_noise(seed, others, m_t0.shape[1:], tnoise.STREAM_RENOISE)
-        m_t1 = renoise_model_space(model, m_t0, float(sigmas[timing.k0]), float(sigmas[timing.k1]), eps)
-        rest = iter(lf.process_out(m_t1))
-    out = [first.x_t1[0].float() if int(k) == 0 else next(rest) for k in frame_ids]
-    return torch.stack(out)
-
-
-def video_units(frames: int, steps: int, chunk_size: int) -> int:
-    """Progress units of the video phase: steps × chunks."""
-    return steps * len(chunking.plan(frames, chunk_size))
-
-
-def sample_video(model, positive, negative, latent_t1: torch.Tensor, sigmas_tail: torch.Tensor,
-                 cfg: float, sampler_name: str, seed: int, chunk_size: int = 0,
-                 progress: Progress | None = None, offset: int = 0) -> torch.Tensor:
-    """Denoise all frames together from T1 (sigmas_tail[0]) to the end, ``chunk_size``
-    frames per model call (0: all at once); frame 0 must be the first latent."""
-    n_chunks = len(chunking.plan(latent_t1.shape[0], chunk_size))
-    cb = progress.callback(offset, n_chunks) if progress else None
-    from . import controlnet
-    controlnet.check_controlnets_fit(model, positive, negative)
-    if n_chunks > 1:
-        model = chunking.apply(model, chunk_size, progress.tick if progress else None)
-    return _sample(model, torch.zeros_like(latent_t1), latent_t1, sigmas_tail, positive, negative, cfg,
-                   sampler_name, seed, cb)
-
-
-@dataclass
-class Text2VideoResult:
-    latent_t1: torch.Tensor
-    sigmas_tail: torch.Tensor
-    first: FirstFrame = field(repr=False)
-
-
-def init_video(model, positive, negative, seed, cfg, sampler_name, sigmas, timing: Timing,
-               width, height, frame_ids, motion_settings, progress=None) -> Text2VideoResult:
-    width, height = resolve_size(model, width, height)
-    shape = latent_shape(model, width, height)
-    first = first_frame(model, positive, negative, seed, cfg, sampler_name, sigmas, timing, shape, progress)
-    latent_t1 = propagate(model, first, sigmas, timing, seed, frame_ids, motion_settings)
-    return Text2VideoResult(latent_t1=latent_t1, sigmas_tail=sigmas[timing.k1:].clone(), first=first)
-
-
-NOISE_SHARED = "shared (same noise for every frame)"
-NOISE_PER_FRAME = "per frame"
-NOISE_MODES = [NOISE_SHARED, NOISE_PER_FRAME]
-
-
-def initial_noise(seed: int, frame_ids: Sequence[int], shape: Sequence[int], mode: str) -> torch.Tensor:
-    """Starting noise of a video whose frames are sampled together (pose/edge/pix2pix modes).
-
-    ``shared``: every frame starts from frame 0's noise, as the reference does for
-    ControlNet videos ("fix latents for all frames"). ``per frame``: frame k gets its own
-    noise fixed by (seed, k). Frame 0's noise is always KSampler's noise for the seed.
-    """
-    first = tnoise.first_frame_noise(seed, shape)
-    if mode == NOISE_SHARED:
-        return first.repeat(len(frame_ids), *([1] * len(shape)))
-    if mode != NOISE_PER_FRAME:
-        raise ValueError(f"noise_mode '{mode}' is not one of: {', '.join(NOISE_MODES)}")
-    rest = [k for k in frame_ids if int(k) != 0]
-    others = iter(tnoise.frame_noise(seed, rest, shape, tnoise.STREAM_INITIAL))
-    return torch.stack([first[0] if int(k) == 0 else next(others) for k in frame_ids])
-
-
-def with_chunking(guider, chunk_size: int, progress: Progress | None):
-    """A shallow copy of a ComfyUI guider whose model samples in chunks (frame 0 as anchor)."""
-    import copy
+def with_chunking(guider, plan: chunking.ChunkPlan, progress: Progress | None):
+    """A shallow copy of a ComfyUI guider whose model samples in ``plan``'s chunks."""
     g = copy.copy(guider)
-    g.model_patcher = chunking.apply(guider.model_patcher, chunk_size, progress.tick if progress else None)
+    g.model_patcher = chunking.apply(guider.model_patcher, plan, progress.tick if progress else None)
     g.model_options = g.model_patcher.model_options
     g.original_conds = dict(guider.original_conds)
     return g
 
 
-def sample_frames(guider, sampler, sigmas: torch.Tensor, latent: torch.Tensor, noise: torch.Tensor, seed: int,
-                  chunk_size: int = 0, progress: Progress | None = None, noise_mask=None) -> torch.Tensor:
-    """Sample a batch of frames with any ComfyUI guider and sampler, in chunks sharing frame 0."""
+def run_guider(guider, sampler, sigmas, latent, noise, seed, callback=None, noise_mask=None) -> torch.Tensor:
+    """One sampling call, exactly as core's sample_custom makes it."""
+    import comfy.model_management
     import comfy.utils
-    n_chunks = len(chunking.plan(latent.shape[0], chunk_size))
-    cb = progress.callback(0, n_chunks) if progress else None
-    if n_chunks > 1:
-        guider = with_chunking(guider, chunk_size, progress)
-    return guider.sample(noise, latent, sampler, sigmas, denoise_mask=noise_mask, callback=cb,
-                         disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    out = guider.sample(noise, latent, sampler, sigmas, denoise_mask=noise_mask, callback=callback,
+                        disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
+    return out.to(comfy.model_management.intermediate_device())
+
+
+def denoise_frames(guider, sampler, sigmas, latent, noise, seed, plan: chunking.ChunkPlan,
+                   progress: Progress | None, offset: int = 0, noise_mask=None) -> torch.Tensor:
+    """All frames of ``latent`` (frame 0 first) together through ``sigmas``, in ``plan``'s chunks."""
+    controlnet.check_controlnets_fit(guider.model_patcher, *guider.original_conds.values())
+    cb = progress.callback(offset, plan.count) if progress else None
+    if plan.chunked:
+        guider = with_chunking(guider, plan, progress)
+    return run_guider(guider, sampler, sigmas, latent, noise, seed, cb, noise_mask)
+
+
+# -- LATENT dicts -----------------------------------------------------------------------------
+
+def video_latent(samples: torch.Tensor, ids, drop_first: bool, motion=None) -> dict:
+    out = {"samples": samples, FRAME_IDS: list(ids), DROP_FIRST: drop_first}
+    if motion is not None:
+        out[MOTION] = motion
+    return out
+
+
+def output_latent(latent: dict, samples: torch.Tensor) -> dict:
+    """The LATENT a sampler outputs: frame 0 is dropped when it was only sampled as the anchor."""
+    drop = bool(latent.get(DROP_FIRST))
+    if drop:
+        samples = samples[1:]
+    ids = latent.get(FRAME_IDS)
+    if ids is None:
+        return {"samples": samples}
+    return {"samples": samples, FRAME_IDS: list(ids[1:] if drop else ids)}
+
+
+# -- text to video ----------------------------------------------------------------------------
+
+def text_to_video(guider, request: VideoRequest, sampler_name: str, scheduler: str) -> dict:
+    """The whole method: steps 1–3 (init_video) and step 4 (finish_video) under one progress bar."""
+    model = guider.model_patcher
+    plan = request.chunk_plan(len(request.frames.ids))
+    k0 = request.timing.k0
+    progress = Progress(model, k0 + request.video_steps * plan.count)
+    latent, sigmas_tail = init_video(guider, request, sampler_name, scheduler, progress)
+    return finish_video(guider, sampler_name, latent, sigmas_tail, request, progress, offset=k0)
+
+
+def init_video(guider, request: VideoRequest, sampler_name: str, scheduler: str,
+               progress: Progress | None = None) -> tuple[dict, torch.Tensor]:
+    """Steps 1–3: the video LATENT at T1 (frame 0 first) and the σ schedule from T1 to the end."""
+    import comfy.samplers
+    model = guider.model_patcher
+    tm, seed = request.timing, request.seed
+    frames = request.frames
+    if progress is None:
+        progress = Progress(model, tm.k0)
+    sampler = comfy.samplers.sampler_object(sampler_name)
+    sigmas = schedule(model, request.steps, sampler_name, scheduler)
+    width, height = resolve_size(model, request.width, request.height)
+    shape = latent_shape(model, width, height)
+
+    # 1. frame 0 alone, from KSampler's noise for the seed, down to T1 and on to T0
+    empty = torch.zeros((1, *shape))
+    x_t1 = run_guider(guider, sampler, sigmas[:tm.k1 + 1], empty, tnoise.first_frame_noise(seed, shape), seed,
+                      progress.callback(0))
+    x_t0 = run_guider(guider, sampler, sigmas[tm.k1:tm.k0 + 1], x_t1, torch.zeros_like(x_t1), seed,
+                      progress.callback(tm.k1))
+
+    # 2. frame 0 at T0 copied to every other frame k and moved as frame k of the motion
+    motion = motion_of(request)
+    others = [k for k in frames.ids if k != 0]
+    lf = model.get_model_object("latent_format")
+    rows = iter(())
+    if others:
+        m_t0 = lf.process_in(x_t0.float()).repeat(len(others), 1, 1, 1)
+        m_t0 = motion.warp(m_t0, others)
+        interrupt.check()
+
+        # 3. renoised from T0 back to T1 with noise fixed by (seed, k)
+        eps = tnoise.frame_noise(seed, others, m_t0.shape[1:], tnoise.STREAM_RENOISE)
+        m_t1 = tnoise.renoise_model_space(model.get_model_object("model_sampling"), m_t0,
+                                          float(sigmas[tm.k0]), float(sigmas[tm.k1]), eps)
+        rows = iter(lf.process_out(m_t1))
+    latent_t1 = torch.stack([x_t1[0].float() if k == 0 else next(rows) for k in frames.ids])
+    return video_latent(latent_t1, frames.ids, frames.drop_first, motion), sigmas[tm.k1:].clone()
+
+
+def finish_video(guider, sampler_name: str, latent: dict, sigmas: torch.Tensor, request: VideoRequest,
+                 progress: Progress | None = None, offset: int = 0) -> dict:
+    """Step 4: every frame from T1 (sigmas[0]) to the end, together, in chunks sharing frame 0."""
+    import comfy.samplers
+    samples = latent["samples"]
+    plan = request.chunk_plan(samples.shape[0])
+    if progress is None:
+        progress = Progress(guider.model_patcher, (sigmas.shape[0] - 1) * plan.count)
+    out = denoise_frames(guider, comfy.samplers.sampler_object(sampler_name), sigmas, samples,
+                         torch.zeros_like(samples), request.seed, plan, progress, offset)
+    return output_latent(latent, out)
+
+
+# -- frame-guided video -----------------------------------------------------------------------
+
+def frame_guided_video(guider, sampler, sigmas: torch.Tensor, latent: dict, request: VideoRequest) -> dict:
+    """A video whose frames are guided one by one: all frames from shared or per-frame noise
+    (``request.noise_mode``), through ``sigmas``, in chunks sharing frame 0."""
+    import comfy.sample
+    model = guider.model_patcher
+    samples = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+    if samples.ndim != 4:
+        raise ValueError(f"latent_image must be a batch of image latents, one per frame; "
+                         f"got shape {tuple(samples.shape)}")
+    ids = latent.get(FRAME_IDS) or list(range(samples.shape[0]))
+    noise = tnoise.initial_noise(request.seed, ids, samples.shape[1:], request.noise_mode)
+    plan = request.chunk_plan(samples.shape[0])
+    progress = Progress(model, (sigmas.shape[-1] - 1) * plan.count)
+    out = denoise_frames(guider, sampler, sigmas, samples, noise, request.seed, plan, progress,
+                         noise_mask=latent.get("noise_mask"))
+    return output_latent(latent, out)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .problem import Problem, UserError
+
 EXACT = "exact (indices of this schedule)"
 REL_50 = "scaled from 50 steps"
 MODES = [REL_50, EXACT]
@@ -38,31 +40,31 @@ class Timing:
         return self.steps - self.t0 - 1
 
 
-def check(steps: int, t0: int, t1: int, mode: str = EXACT) -> str | None:
-    """A message naming the offending input, or None when the values are usable."""
+def check(steps: int, t0: int, t1: int, mode: str = EXACT) -> Problem | None:
+    """The problem with these values (naming the input it is about), or None when usable."""
     if mode not in MODES:
-        return f"t_mode '{mode}' is not one of: {', '.join(MODES)}"
+        return Problem("t_mode", f"t_mode '{mode}' is not one of: {', '.join(MODES)}")
     if steps < 2:
-        return f"steps ({steps}) must be at least 2: frame 0 needs steps before T0 and the video after"
+        return Problem("steps", f"steps ({steps}) must be at least 2: frame 0 needs steps before T0 and the video after")
     if t0 < 0 or t1 < 0:
-        return f"t0 ({t0}) and t1 ({t1}) must be 0 or more"
+        return Problem("t0" if t0 < 0 else "t1", f"t0 ({t0}) and t1 ({t1}) must be 0 or more")
     if t0 >= t1:
-        return f"t0 ({t0}) must be smaller than t1 ({t1}): T0 is later in sampling (less noise) than T1"
+        return Problem("t0", f"t0 ({t0}) must be smaller than t1 ({t1}): T0 is later in sampling (less noise) than T1")
     limit = REFERENCE_STEPS if mode == REL_50 else steps
     if t1 >= limit:
         if mode == REL_50:
-            return (f"t1 ({t1}) must be smaller than 50: with t_mode '{REL_50}' t0/t1 are indices "
-                    f"of a 50-step schedule (the paper's defaults are t0=44, t1=47)")
-        return (f"t1 ({t1}) must be smaller than steps ({steps}); use t_mode '{REL_50}' to keep "
-                f"the 50-step defaults (t0=44, t1=47) at {steps} steps")
+            return Problem("t1", f"t1 ({t1}) must be smaller than 50: with t_mode '{REL_50}' t0/t1 are indices "
+                                 f"of a 50-step schedule (the paper's defaults are t0=44, t1=47)")
+        return Problem("t1", f"t1 ({t1}) must be smaller than steps ({steps}); use t_mode '{REL_50}' to keep "
+                             f"the 50-step defaults (t0=44, t1=47) at {steps} steps")
     return None
 
 
 def resolve(steps: int, t0: int, t1: int, mode: str = EXACT) -> Timing:
     """Effective (t0, t1) for a schedule of ``steps`` steps; raises ValueError on bad input."""
-    msg = check(steps, t0, t1, mode)
-    if msg:
-        raise ValueError(msg)
+    problem = check(steps, t0, t1, mode)
+    if problem:
+        raise UserError(str(problem))
     if mode == EXACT:
         return Timing(steps, t0, t1)
     # Keep the fraction of the schedule done before T1 and T0; T0 stays at least one

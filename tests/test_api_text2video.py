@@ -43,8 +43,18 @@ def test_text2video_example_makes_an_mp4_with_every_frame(comfy_server):
     out = entry["outputs"][node_id(prompt, "SaveVideo")]
     assert out["images"][0]["type"] == "output" and out["images"][0]["filename"] == path.name
     assert out["animated"] == [True]
-    # frames move: the camera motion is visible between the first and last frame
-    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 1.0
+
+
+def test_camera_motion_changes_every_frame_but_frame_0(comfy_server):
+    def run(use_motion_field, prefix):
+        p = with_png(tiny_api("text2video", video_length=4, use_motion_field=use_motion_field), prefix)
+        p[node_id(p, "SaveVideo")]["inputs"]["filename_prefix"] = prefix
+        return pngs(comfy_server, _run_ok(comfy_server, p))
+
+    moving, still = run(True, "motion/on"), run(False, "motion/off")
+    assert np.array_equal(moving[0], still[0])  # frame 0 is never moved
+    for k in range(1, 4):  # every later frame starts from a moved copy of frame 0
+        assert np.abs(moving[k].astype(int) - still[k].astype(int)).mean() > 1.0, k
 
 
 def test_same_seed_same_frames_other_seed_other_frames(comfy_server):

@@ -10,7 +10,7 @@ import comfy.model_management
 import comfy.samplers
 import nodes
 from comfy_extras.nodes_custom_sampler import Guider_DualCFG
-from t2vz_core import attention, chunking, sampling
+from t2vz_core import attention, chunking, request as treq, sampling
 
 # Tolerance for chunked vs unchunked: the math is the same (a frame's self-attention only
 # reads itself and frame 0), but the matrix products run on batches of another size, so
@@ -38,8 +38,12 @@ def _sigmas(model):
     return sampling.schedule(model, STEPS, "euler", "normal")
 
 
+def _chunked(model, chunk_size, frames=FRAMES, on_chunk=None):
+    return chunking.apply(model, chunking.ChunkPlan.make(frames, chunk_size), on_chunk)
+
+
 def _run(model, guider_kind, latent, conds, chunk_size, cfg=7.5):
-    m = chunking.apply(model, chunk_size) if chunk_size else model
+    m = _chunked(model, chunk_size, latent.shape[0]) if chunk_size else model
     sig = _sigmas(model)
     if guider_kind == "dual":
         g = Guider_DualCFG(m)
@@ -77,7 +81,7 @@ def test_frame_zero_runs_once_per_evaluation(tiny):
 
     def counted(chunk):
         calls = []
-        m = chunking.apply(model, chunk)
+        m = _chunked(model, chunk)
 
         def wrapper(apply_model, args):
             calls.append((args["input"].shape[0], list(args["cond_or_uncond"])))
@@ -94,13 +98,33 @@ def test_frame_zero_runs_once_per_evaluation(tiny):
     assert max(b for b, _ in chunked) <= 3 * 2
 
 
-def test_anchor_store_is_filled_by_the_first_chunk_and_read_by_the_rest(tiny):
+def test_anchor_store_is_filled_by_the_first_chunk_and_read_by_the_rest(tiny, monkeypatch):
+    """Per evaluation: the chunk holding frame 0 records one anchor per block and guidance
+    group; every later chunk reads all of them, and nothing else is recorded."""
     model, pos, neg, *_ = tiny
-    handler = chunking.handler_class()(3)
-    m = model.clone()
-    m.model_options["context_handler"] = handler
-    _run(m, "2groups", _video_latent(), (pos, neg), 0)
-    assert handler.evaluations == STEPS
+    blocks = len(attention.transformer_block_keys(attention.unet_of(model)))
+    puts, gets = [], []
+    real_put, real_get = attention.AnchorStore.put, attention.AnchorStore.get
+
+    def put(self, block, cou, context, value):
+        puts.append((id(self), block, tuple(cou), context.shape[0]))
+        return real_put(self, block, cou, context, value)
+
+    def get(self, block, cou):
+        gets.append((id(self), block, tuple(cou)))
+        return real_get(self, block, cou)
+
+    monkeypatch.setattr(attention.AnchorStore, "put", put)
+    monkeypatch.setattr(attention.AnchorStore, "get", get)
+    _run(model, "2groups", _video_latent(), (pos, neg), 3)  # 7 frames: chunks [0,1,2] [3,4,5] [6]
+    stores = {s for s, *_ in puts}
+    assert len(stores) == STEPS  # a fresh store per model evaluation (one per step with euler)
+    for store in stores:
+        recorded = [(b, cou) for s, b, cou, _ in puts if s == store]
+        read = [(b, cou) for s, b, cou in gets if s == store]
+        assert len(recorded) == len(set(recorded)) == blocks  # each block once (cond and uncond together)
+        assert len(read) == 2 * blocks and set(read) == set(recorded)  # both later chunks read every block
+    assert {n for *_, n in puts} == {2}  # one anchor row per guidance group
 
 
 def test_controlnet_hints_are_sliced_per_chunk(tiny, tiny_controlnet):
@@ -165,24 +189,38 @@ def test_parts_of_a_long_video_match_one_long_run(tiny):
     (4, 2, [[0, 1], [2, 3]]),
 ])
 def test_plan(frames, chunk, expected):
-    assert chunking.plan(frames, chunk) == expected
+    plan = chunking.ChunkPlan.make(frames, chunk)
+    assert [list(c) for c in plan.chunks] == expected
+    assert plan.chunked == (len(expected) > 1)
 
 
-@pytest.mark.parametrize("args,needle", [
-    ((10, 10, 0), "frame_start (10) is beyond the video"),
-    ((10, 8, 4), "frame_start (8) + frame_count (4) goes beyond video_length (10)"),
-    ((10, -1, 0), "must be 0 or more"),
+@pytest.mark.parametrize("fields,input_name,needle", [
+    (dict(video_length=10, frame_start=10, frame_count=0), "frame_start", "frame_start (10) is beyond the video"),
+    (dict(video_length=10, frame_start=8, frame_count=4), "frame_count",
+     "frame_start (8) + frame_count (4) goes beyond video_length (10)"),
+    (dict(video_length=10, frame_start=-1, frame_count=0), "frame_start", "must be between 0 and 100000"),
+    (dict(video_length=5000), "video_length", "video_length (5000) must be between 1 and 4096"),
+    (dict(chunk_size=100000), "chunk_size", "chunk_size (100000) must be between 0 and 4096"),
 ])
-def test_frame_selection_errors(args, needle):
-    assert needle in chunking.check_frames(*args)
-    with pytest.raises(ValueError):
-        chunking.select_frames(*args)
+def test_frame_selection_errors(fields, input_name, needle):
+    problem = treq.find_problem(**fields)
+    assert problem.input == input_name and needle in problem.message
+    with pytest.raises(ValueError, match=input_name):
+        treq.VideoRequest(**fields).checked()
+
+
+def test_frame_selection_puts_the_anchor_first():
+    assert treq.VideoRequest(video_length=9).frames.ids == tuple(range(9))
+    part = treq.VideoRequest(video_length=9, frame_start=3, frame_count=3).frames
+    assert part.ids == (0, 3, 4, 5) and part.drop_first and part.output_ids == [3, 4, 5]
+    assert treq.VideoRequest(video_length=9, frame_start=6).frames.output_ids == [6, 7, 8]
 
 
 def test_chunk_size_one_is_refused():
     assert "chunk_size (1) must be 0" in chunking.check_chunk_size(1)
+    assert treq.find_problem(chunk_size=1).input == "chunk_size"
     with pytest.raises(ValueError):
-        chunking.plan(5, 1)
+        chunking.ChunkPlan.make(5, 1)
 
 
 def test_interrupt_stops_between_chunks(tiny):
@@ -194,8 +232,7 @@ def test_interrupt_stops_between_chunks(tiny):
         if len(seen) == 2:
             comfy.model_management.interrupt_current_processing(True)
 
-    m = model.clone()
-    m.model_options["context_handler"] = chunking.handler_class()(2, on_chunk)
+    m = _chunked(model, 2, on_chunk=on_chunk)
     try:
         with pytest.raises(comfy.model_management.InterruptProcessingException):
             _run(m, "2groups", _video_latent(), (pos, neg), 0)

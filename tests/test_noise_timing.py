@@ -74,14 +74,16 @@ def test_timing_resolution(steps, t0, t1, mode, k1, k0):
     assert 0 <= tm.k1 < tm.k0 < steps
 
 
-@pytest.mark.parametrize("steps,t0,t1,mode,needle", [
-    (50, 47, 44, timing.EXACT, "t0 (47) must be smaller than t1 (44)"),
-    (30, 44, 47, timing.EXACT, "t1 (47) must be smaller than steps (30)"),
-    (30, 44, 60, timing.REL_50, "t1 (60) must be smaller than 50"),
-    (1, 0, 0, timing.EXACT, "steps (1) must be at least 2"),
-    (30, 4, 7, "sometimes", "t_mode 'sometimes' is not one of"),
+@pytest.mark.parametrize("steps,t0,t1,mode,input_name,needle", [
+    (50, 47, 44, timing.EXACT, "t0", "t0 (47) must be smaller than t1 (44)"),
+    (30, 44, 47, timing.EXACT, "t1", "t1 (47) must be smaller than steps (30)"),
+    (30, 44, 60, timing.REL_50, "t1", "t1 (60) must be smaller than 50"),
+    (1, 0, 0, timing.EXACT, "steps", "steps (1) must be at least 2"),
+    (30, 4, 7, "sometimes", "t_mode", "t_mode 'sometimes' is not one of"),
 ])
-def test_timing_errors_name_the_input(steps, t0, t1, mode, needle):
-    assert needle in timing.check(steps, t0, t1, mode)
+def test_timing_errors_name_the_input(steps, t0, t1, mode, input_name, needle):
+    problem = timing.check(steps, t0, t1, mode)
+    assert problem.input == input_name and needle in problem.message
+    assert str(problem).startswith(f"{input_name}: ")
     with pytest.raises(ValueError, match="must|not one of"):
         timing.resolve(steps, t0, t1, mode)
