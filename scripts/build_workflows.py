@@ -1,23 +1,25 @@
 """Builds example_workflows/*.json (UI format) and their API twins (example_workflows/api/).
 
 Each example is a small graph built by name (``g.add(...)`` returns a node, ``node["MODEL"]``
-is its output called MODEL); the table at the bottom of the examples section lists them all.
-Input order, defaults and socket types come from the node schemas of the in-process ComfyUI,
-so the UI file and its API twin cannot drift apart. The layout is computed apart from the
-graphs. Loaders naming a model in MODELS carry its download link (``properties.models``, as
-ComfyUI's own templates do), so the frontend offers the download when the file is missing.
+is its output called MODEL); EXAMPLES lists them all with their Notes. workflow_graph.py
+renders a graph to both formats from the node schemas of the in-process ComfyUI, so the UI
+file and its API twin cannot drift apart. Loaders naming a file in MODELS carry its download
+link (``properties.models``, as ComfyUI's own templates do), so the frontend offers the
+download when the file is missing.
 Run: .venv/bin/python scripts/build_workflows.py   (tests check the files are current)
 """
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+from workflow_graph import Graph, Node, Out, node_schemas, render  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 # -- the models the examples name, with where ComfyUI reads them and where to download them --
@@ -38,41 +40,6 @@ MODELS = {  # file name -> (models/ folder, download url)
     CANNY: ("controlnet", f"{HF}/comfyanonymous/ControlNet-v1-1_fp16_safetensors/resolve/main/{CANNY}"),
     OPENPOSE_XL: ("controlnet", f"{HF}/thibaud/controlnet-openpose-sdxl-1.0/resolve/main/{OPENPOSE_XL}"),
 }
-
-# -- the graph builder ------------------------------------------------------------------------
-
-
-# No string annotations on dataclass fields: the tests load this file without registering it
-# as a module, and dataclasses look string annotations up in the module.
-@dataclass(eq=False)
-class Node:
-    id: int
-    class_type: str
-    title: str | None
-    inputs: dict  # input name -> constant, or Out
-
-    def __getitem__(self, output_name: str) -> "Out":
-        return Out(self, output_name)
-
-
-@dataclass(frozen=True)
-class Out:
-    """An output of a node, by its name (resolved to a slot against the node's schema)."""
-    node: Node
-    name: str
-
-
-@dataclass
-class Graph:
-    nodes: list[Node] = field(default_factory=list)
-
-    def add(self, class_type: str, title: str | None = None, **inputs) -> Node:
-        """A node with the given inputs; the others take the schema's defaults. Ids are given
-        in the order nodes are added."""
-        node = Node(len(self.nodes) + 1, class_type, title, inputs)
-        self.nodes.append(node)
-        return node
-
 
 # -- the pieces the examples share --------------------------------------------------------------
 
@@ -254,154 +221,6 @@ EXAMPLES = {
                 controlnet=OPENPOSE_XL, cfg=7.0, chunk_size=4, steps=25, prefix="T2VZ/sdxl_pose_to_video")),
 }
 
-# -- node schemas (from the in-process ComfyUI) --------------------------------------------------
-
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-
-
-@dataclass(frozen=True)
-class Input:
-    name: str
-    type: str
-    opts: dict
-    is_widget: bool
-    required: bool
-
-
-@dataclass(frozen=True)
-class Schema:
-    inputs: list[Input]
-    output_types: list[str]
-    output_names: list[str]
-
-    @classmethod
-    def of(cls, node_class) -> "Schema":
-        declared = node_class.INPUT_TYPES()
-        inputs = []
-        for section in ("required", "optional"):
-            for name, spec in declared.get(section, {}).items():
-                typ, opts = spec[0], (spec[1] if len(spec) > 1 else {})
-                is_widget = isinstance(typ, list) or typ in WIDGET_TYPES
-                inputs.append(Input(name, "COMBO" if isinstance(typ, list) else typ, opts, is_widget,
-                                    section == "required" and not opts.get("optional")))
-        types = list(node_class.RETURN_TYPES)
-        return cls(inputs, types, list(getattr(node_class, "RETURN_NAMES", None) or types))
-
-    def slot(self, output_name: str, where: str) -> int:
-        if output_name not in self.output_names:
-            raise KeyError(f"{where}: no output {output_name!r} (outputs: {self.output_names})")
-        return self.output_names.index(output_name)
-
-
-def node_schemas() -> Callable[[str], Schema]:
-    from support import comfy_env
-    comfy_env.setup_comfy()
-    import nodes
-    cache: dict[str, Schema] = {}
-
-    def schema(class_type: str) -> Schema:
-        if class_type not in cache:
-            cache[class_type] = Schema.of(nodes.NODE_CLASS_MAPPINGS[class_type])
-        return cache[class_type]
-    return schema
-
-
-# -- layout: columns by link depth, nodes stacked in each column without overlapping -------------
-
-# Room the editor gives what a node shows besides its sockets and widgets: the pack's web
-# previews (web/js), the motion pad, core's video preview and upload button.
-EXTRA_HEIGHT = {"T2VZ_LoadVideo": 24 + 300, "T2VZ_SaveGIF": 300, "SaveVideo": 280, "T2VZ_Sampler": 150,
-                "T2VZ_MotionFieldLatentInit": 150}
-COLUMN_WIDTH, NODE_WIDTH, LEFT, TOP, TITLE_BAR, GAP = 360, 320, 40, 60, 30, 40
-
-
-def node_height(ui_node: dict) -> int:
-    """The node's height (without its title bar) in the editor, so that nodes never overlap."""
-    rows = max(sum(1 for s in ui_node["inputs"] if "widget" not in s), len(ui_node["outputs"]))
-    return 12 + 20 * rows + 24 * len(ui_node["widgets_values"]) + EXTRA_HEIGHT.get(ui_node["type"], 0)
-
-
-def lay_out(graph: Graph, ui_nodes: list[dict]) -> None:
-    """Sets pos and size: a node's column is one right of its deepest source."""
-    column: dict[int, int] = {}
-    bottom: dict[int, int] = {}  # column -> y below its last node
-    for node, ui_node in zip(graph.nodes, ui_nodes):
-        col = max([column[v.node.id] + 1 for v in node.inputs.values() if isinstance(v, Out)], default=0)
-        column[node.id] = col
-        height = node_height(ui_node)
-        y = bottom.get(col, TOP)
-        bottom[col] = y + height + TITLE_BAR + GAP
-        ui_node["pos"], ui_node["size"] = [LEFT + COLUMN_WIDTH * col, y], [NODE_WIDTH, height]
-
-
-# -- rendering: the UI workflow and its API twin -------------------------------------------------
-
-
-def _values(example: str, node: Node, schema: Schema):
-    """(input, value) in schema order: the given value, else the widget's default."""
-    unknown = set(node.inputs) - {i.name for i in schema.inputs}
-    if unknown:
-        raise KeyError(f"{example}: {node.class_type} has no inputs {sorted(unknown)}")
-    for inp in schema.inputs:
-        if inp.name in node.inputs:
-            yield inp, node.inputs[inp.name]
-        elif inp.is_widget and "default" in inp.opts:
-            yield inp, inp.opts["default"]
-        elif inp.required:
-            raise KeyError(f"{example}: {node.class_type}.{inp.name} is required")
-
-
-def render(example: str, note: str, graph: Graph, schema: Callable[[str], Schema]) -> tuple[dict, dict]:
-    ui_nodes, links, api = [], [], {}
-    out_links: dict[tuple[int, int], list[int]] = {}  # (node id, slot) -> link ids
-    for order, node in enumerate(graph.nodes):
-        sockets, widgets, api_inputs = [], [], {}
-        for inp, val in _values(example, node, schema(node.class_type)):
-            if isinstance(val, Out):
-                src = schema(val.node.class_type)
-                slot = src.slot(val.name, f"{example}: {val.node.class_type}")
-                link_id = len(links) + 1
-                links.append([link_id, val.node.id, slot, node.id, len(sockets), src.output_types[slot]])
-                out_links.setdefault((val.node.id, slot), []).append(link_id)
-                socket = {"name": inp.name, "type": inp.type, "link": link_id}
-                if inp.is_widget:  # a widget fed by a link keeps its place (and value) in widgets_values
-                    socket["widget"] = {"name": inp.name}
-                    widgets.append(inp.opts.get("default", 0))
-                sockets.append(socket)
-                api_inputs[inp.name] = [str(val.node.id), slot]
-            else:
-                widgets.append(val)
-                api_inputs[inp.name] = val
-            if inp.is_widget and inp.opts.get("control_after_generate"):
-                widgets.append("fixed")
-        inputs = schema(node.class_type).inputs
-        if any(i.opts.get("video_upload") or i.opts.get("image_upload") for i in inputs):
-            widgets.append("image")  # the frontend's upload button saves this value, as on core's Load Image
-        properties = {"Node name for S&R": node.class_type}
-        models = [{"name": v, "url": MODELS[v][1], "directory": MODELS[v][0]}
-                  for v in widgets if isinstance(v, str) and v in MODELS]
-        if models:
-            properties["models"] = models
-        ui_node = {"id": node.id, "type": node.class_type, "pos": None, "size": None, "flags": {}, "order": order,
-                   "mode": 0, "inputs": sockets, "properties": properties, "widgets_values": widgets}
-        if node.title:
-            ui_node["title"] = node.title
-        out = schema(node.class_type)
-        ui_node["outputs"] = [{"name": n, "type": t, "links": out_links.setdefault((node.id, i), []), "slot_index": i}
-                              for i, (t, n) in enumerate(zip(out.output_types, out.output_names))]
-        ui_nodes.append(ui_node)
-        api[str(node.id)] = {"class_type": node.class_type, "inputs": api_inputs,
-                             "_meta": {"title": node.title or node.class_type}}
-    lay_out(graph, ui_nodes)
-    note_id = len(graph.nodes) + 1
-    ui_nodes.insert(0, {"id": note_id, "type": "Note", "pos": [LEFT, -200], "size": [700, 160], "flags": {},
-                        "order": len(graph.nodes), "mode": 0, "inputs": [], "outputs": [],
-                        "properties": {"text": ""}, "widgets_values": [note],
-                        "color": "#432", "bgcolor": "#653"})
-    ui = {"last_node_id": note_id, "last_link_id": len(links), "nodes": ui_nodes, "links": links, "groups": [],
-          "config": {}, "extra": {"ds": {"scale": 0.8, "offset": [0, 0]}}, "version": 0.4}
-    return ui, api
-
 
 def render_all() -> dict[Path, str]:
     schema = node_schemas()
@@ -409,7 +228,7 @@ def render_all() -> dict[Path, str]:
     for name, example in EXAMPLES.items():
         graph = Graph()
         example.build(graph)
-        ui, api = render(name, example.note, graph, schema)
+        ui, api = render(name, example.note, graph, schema, MODELS)
         files[ROOT / "example_workflows" / f"{name}.json"] = json.dumps(ui, indent=2) + "\n"
         files[ROOT / "example_workflows" / "api" / f"{name}.json"] = json.dumps(api, indent=2) + "\n"
     return files
