@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support.browser import ComfyPage, chromium_executable, latest_frontend_root, write_user_settings, CHROMIUM_ARGS
+from support.browser import (ComfyPage, chromium_executable, latest_frontend_root, write_user_settings, CHROMIUM_ARGS,
+                             MISSING_MODELS_DIALOG)
 from support.media import read_video
 from support.server import ComfyServer
 from support.tiny_models import CKPT_NAME
@@ -471,19 +472,26 @@ def test_missing_checkpoint_is_offered_for_download(ui):
     context = ui.page.context
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ui.server.url)
     context.route("https://huggingface.co/**", lambda route: route.fulfill(status=200, body="not fetched in tests"))
-    ui.load_workflow(wf)
 
     if ui.server.frontend == "pinned":
-        dialog = ui.page.get_by_role("dialog").filter(has_text="Missing Models")
-        dialog.get_by_text(f"{model['directory']} / {model['name']}", exact=True).wait_for(timeout=15_000)
-        ui.screenshot(ui.artifacts / "missing_model.png")
-        # the file's line and its Download button both carry the link
-        assert dialog.get_by_role("button", name="Download").get_attribute("title") == model["url"]
-        assert dialog.get_by_text(f"{model['directory']} / {model['name']}").get_attribute("title") == model["url"]
-        dialog.get_by_role("button", name="Copy URL").click()
-        assert ui.js("() => navigator.clipboard.readText()") == model["url"]
+        set_dialog = "(on) => app.extensionManager.setting.set(%s, on)" % json.dumps(MISSING_MODELS_DIALOG)
+        ui.js(set_dialog, True)  # a user's default; off for the other tests (support/browser.py)
+        try:
+            ui.load_workflow(wf)
+            dialog = ui.page.get_by_role("dialog").filter(has_text="Missing Models")
+            line = dialog.get_by_text(f"{model['directory']} / {model['name']}", exact=True)
+            line.wait_for(timeout=15_000)
+            ui.screenshot(ui.artifacts / "missing_model.png")
+            # the file's line and its Download button both carry the link
+            assert line.get_attribute("title") == model["url"]
+            assert dialog.get_by_role("button", name="Download").get_attribute("title") == model["url"]
+            dialog.get_by_role("button", name="Copy URL").click()
+            assert ui.js("() => navigator.clipboard.readText()") == model["url"]
+        finally:
+            ui.js(set_dialog, False)
         return
 
+    ui.load_workflow(wf)
     ui.page.get_by_test_id("error-overlay").get_by_text(f"{model['name']} is missing").wait_for(timeout=15_000)
     ui.page.get_by_test_id("error-overlay-see-errors").click()
     row = ui.page.get_by_title(model["name"], exact=True).locator("xpath=ancestor::div[.//button[text()]][1]")
