@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support.browser import ComfyPage, chromium_executable, latest_frontend_root, write_user_settings, CHROMIUM_ARGS
+from support.browser import (ComfyPage, chromium_executable, latest_frontend_root, write_user_settings, CHROMIUM_ARGS,
+                             MISSING_MODELS_DIALOG)
 from support.media import read_video
 from support.server import ComfyServer
 from support.tiny_models import CKPT_NAME
@@ -451,3 +452,57 @@ def test_nodes_2_0_mode_shows_one_preview_and_a_working_pad(ui, shared_assets):
     values = ui.widget_values(sampler)
     assert values["motion_field_strength_x"] > 0 and values["motion_field_strength_y"] == 0, values
     ui.screenshot(ui.artifacts / "nodes_2_0_motion_pad.png")
+
+
+
+# -- missing models -----------------------------------------------------------------------------
+
+def _declared_models(workflow: dict) -> list[dict]:
+    return [m for n in workflow["nodes"] for m in n.get("properties", {}).get("models", [])]
+
+
+def test_missing_checkpoint_is_offered_for_download(ui):
+    """text2video.json opened on a server without its checkpoint: the frontend lists the file
+    with its folder and offers the example's link (pinned: the Missing Models dialog, its
+    Download button pointing at the link; newest: the issues panel, whose Download opens it)."""
+    wf = _template(ui.server, "text2video")
+    [model] = _declared_models(wf)
+    with urllib.request.urlopen(f"{ui.server.url}/api/models/checkpoints") as r:
+        assert model["name"] not in json.loads(r.read())
+    context = ui.page.context
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=ui.server.url)
+    context.route("https://huggingface.co/**", lambda route: route.fulfill(status=200, body="not fetched in tests"))
+
+    if ui.server.frontend == "pinned":
+        set_dialog = "(on) => app.extensionManager.setting.set(%s, on)" % json.dumps(MISSING_MODELS_DIALOG)
+        ui.js(set_dialog, True)  # a user's default; off for the other tests (support/browser.py)
+        try:
+            ui.load_workflow(wf)
+            dialog = ui.page.get_by_role("dialog").filter(has_text="Missing Models")
+            line = dialog.get_by_text(f"{model['directory']} / {model['name']}", exact=True)
+            line.wait_for(timeout=15_000)
+            ui.screenshot(ui.artifacts / "missing_model.png")
+            # the file's line and its Download button both carry the link
+            assert line.get_attribute("title") == model["url"]
+            assert dialog.get_by_role("button", name="Download").get_attribute("title") == model["url"]
+            dialog.get_by_role("button", name="Copy URL").click()
+            assert ui.js("() => navigator.clipboard.readText()") == model["url"]
+        finally:
+            ui.js(set_dialog, False)
+        return
+
+    ui.load_workflow(wf)
+    ui.page.get_by_test_id("error-overlay").get_by_text(f"{model['name']} is missing").wait_for(timeout=15_000)
+    ui.page.get_by_test_id("error-overlay-see-errors").click()
+    row = ui.page.get_by_title(model["name"], exact=True).locator("xpath=ancestor::div[.//button[text()]][1]")
+    download = ui.page.get_by_role("button", name=f"Download {model['name']}")
+    download.wait_for(timeout=15_000)
+    ui.screenshot(ui.artifacts / "missing_model.png")
+    assert model["directory"] in row.inner_text()
+    with context.expect_page() as opened:
+        download.click()
+    assert opened.value.url == model["url"]
+    opened.value.close()
+    row.get_by_role("button", name="Copy URL").click()
+    # this frontend copies the file's page: the same repository and file, /blob/ for /resolve/
+    assert ui.js("() => navigator.clipboard.readText()") == model["url"].replace("/resolve/", "/blob/")

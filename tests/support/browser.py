@@ -19,11 +19,15 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 
-# Frontend settings of the test user: no first-run template dialog, quick tooltips.
+# Frontend settings of the test user: no first-run template dialog, quick tooltips, and on the
+# pinned frontend no modal Missing Models dialog over every example loaded without its models
+# (the examples declare their downloads; the test of that dialog turns it on for itself).
+MISSING_MODELS_DIALOG = "Comfy.Workflow.ShowMissingModelsWarning"  # the pinned frontend's setting
 USER_SETTINGS = {
     "Comfy.TutorialCompleted": True,
     "LiteGraph.Node.TooltipDelay": 50,
     "Comfy.Validation.Workflows": True,
+    MISSING_MODELS_DIALOG: False,
 }
 
 
