@@ -16,6 +16,8 @@ from ..t2vz_core.problem import Problem, UserError, first
 from ..t2vz_core.request import RANGES, find_problem
 
 CATEGORY = "Text2Video-Zero"
+# A camera path (T2VZ_CameraPath → Text2Video-Zero Sampler / Motion-Field Latent Init).
+MOTION = io.Custom("T2VZ_MOTION")
 
 
 def advanced(inp):

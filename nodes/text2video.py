@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..t2vz_core import attention, sampling, timing
+from ..t2vz_core import attention, image_anchor, sampling, timing
 from ..t2vz_core.request import VideoRequest
 from . import _common as c
 from ._common import advanced
@@ -61,6 +61,30 @@ def _video_inputs() -> list[io.Input]:
     ]
 
 
+def _anchor_inputs() -> list[io.Input]:
+    """Optional: a camera path instead of the x/y strengths, and a user's image as frame 0."""
+    return [
+        c.MOTION.Input("motion", optional=True,
+                       tooltip="A camera path from Camera Path (T2VZ): pan, zoom and roll per frame. When "
+                           "connected it replaces motion_field_strength_x/_y."),
+        io.Latent.Input("first_frame", optional=True,
+                        tooltip="Your image as frame 0: Load Image → VAE Encode at the video's width/height. "
+                            "Every frame starts from it and attends to it."),
+        advanced(io.Combo.Input("first_frame_mode", options=image_anchor.MODES, default=image_anchor.PINNED,
+                                tooltip="With first_frame: 'pinned' keeps frame 0 exactly your image; 'refine' "
+                                    "holds it, then lets it be denoised for the last steps (first_frame_release); "
+                                    "'free' denoises it like img2img.")),
+        advanced(c.float_input("image_strength", 0.5, "With first_frame: how much of the schedule is skipped "
+                               "before the video starts. Higher keeps more of your image's layout in every "
+                               "frame; lower lets the frames depart from it (0 starts from almost pure noise, "
+                               "where the image's layout is lost). Replaces t0/t1's place; their gap is kept.",
+                               step=0.01)),
+        advanced(c.float_input("first_frame_release", 0.5, "With first_frame_mode 'refine': the share of the "
+                               "video's steps during which frame 0 is held as your image before it is "
+                               "denoised with the others.", step=0.01)),
+    ]
+
+
 class _Text2VideoNode(io.ComfyNode):
     """The validation both text-to-video nodes share. Only the inputs named here skip
     ComfyUI's own range check; each message lands on the input it is about."""
@@ -68,10 +92,10 @@ class _Text2VideoNode(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, steps=None, t0=None, t1=None, t_mode=None, sampler_name=None, scheduler=None,
                         width=None, height=None, video_length=None, frame_start=None, frame_count=None,
-                        chunk_size=None):
+                        chunk_size=None, first_frame_mode=None):
         return c.validate(sampler_name, scheduler, steps=steps, t0=t0, t1=t1, t_mode=t_mode, width=width,
                           height=height, video_length=video_length, frame_start=frame_start,
-                          frame_count=frame_count, chunk_size=chunk_size)
+                          frame_count=frame_count, chunk_size=chunk_size, first_frame_mode=first_frame_mode)
 
     @staticmethod
     def prepare(model, positive, negative, cfg, sampler_name, scheduler, cross_frame=False, **request_fields):
@@ -99,7 +123,7 @@ class MotionFieldLatentInit(_Text2VideoNode):
                 "Steps 1–3 of Text2Video-Zero: denoises frame 0 alone to T1 and on to T0, copies it to "
                 "every frame, moves frame k by k × motion, and renoises frames 1..N back to T1. Feed "
                 "LATENT and SIGMAS to Video Sampler (T2VZ) to finish the video."),
-            inputs=_sampling_inputs() + _video_inputs(),
+            inputs=_sampling_inputs() + _video_inputs() + _anchor_inputs(),
             outputs=[
                 io.Latent.Output(display_name="LATENT", tooltip="The video latent at T1 (one latent per frame)."),
                 io.Sigmas.Output(display_name="SIGMAS",
@@ -108,11 +132,13 @@ class MotionFieldLatentInit(_Text2VideoNode):
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, **video) -> io.NodeOutput:
+    def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, motion=None,
+                first_frame=None, **video) -> io.NodeOutput:
         with c.as_node(INIT_NAME):
             request, guider = cls.prepare(model, positive, negative, cfg, sampler_name, scheduler,
                                           seed=seed, steps=steps, **video)
-            latent, sigmas = sampling.init_video(guider, request, sampler_name, scheduler)
+            latent, sigmas = sampling.init_video(guider, request, sampler_name, scheduler, motion=motion,
+                                                 first_frame=first_frame)
         return io.NodeOutput(latent, sigmas)
 
 
@@ -181,14 +207,16 @@ class Text2VideoZeroSampler(_Text2VideoNode):
                 advanced(io.Boolean.Input("use_cf_attn", default=True,
                                           tooltip="Cross-frame attention on a copy of the model (off: frames are "
                                               "denoised independently; the model you connect is used as it is).")),
+                *_anchor_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")],
         )
 
     @classmethod
     def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, use_cf_attn=True,
-                **video) -> io.NodeOutput:
+                motion=None, first_frame=None, **video) -> io.NodeOutput:
         with c.as_node(SAMPLER_NAME):
             request, guider = cls.prepare(model, positive, negative, cfg, sampler_name, scheduler,
                                           cross_frame=use_cf_attn, seed=seed, steps=steps, **video)
-            return io.NodeOutput(sampling.text_to_video(guider, request, sampler_name, scheduler))
+            return io.NodeOutput(sampling.text_to_video(guider, request, sampler_name, scheduler, motion=motion,
+                                                        first_frame=first_frame))

@@ -49,6 +49,7 @@ SAMPLING = dict(seed=0, steps=50, cfg=7.5, sampler_name="ddim", scheduler="ddim_
 VIDEO = dict(width=512, height=512, video_length=8, motion_field_strength_x=12.0, motion_field_strength_y=12.0,
              t0=44, t1=47, t_mode="scaled from 50 steps", use_motion_field=True, frame_start=0, frame_count=0)
 SHARED_NOISE = "shared (same noise for every frame)"
+FIRST_FRAME_IMAGE = "t2vz_first_frame.png"
 NEEDS_SD15 = (f"Needs an SD1.5 checkpoint in models/checkpoints, for example {SD15} (any SD1.x base, "
               "DreamBooth or fine-tune works; LoRAs can be added with Load LoRA).")
 NEEDS_SDXL = (f"Needs an SDXL checkpoint in models/checkpoints, for example {SDXL} (SDXL fine-tunes and "
@@ -87,6 +88,20 @@ def one_node_text2video(g: Graph, *, ckpt=SD15, prompt=PROMPT, sdxl=False, video
                     negative=neg["CONDITIONING"], **SAMPLING, **{**VIDEO, **(video or {})}, chunk_size=8,
                     use_cf_attn=True)
     decode_and_save(g, sampler["LATENT"], loader["VAE"], fps, prefix)
+
+
+def image_to_video(g: Graph, *, prefix):
+    """A user's image as frame 0: Load Image → scale to the video's size → VAE Encode → Sampler."""
+    loader, pos, neg = checkpoint_and_prompts(g, SD15, "a horse galloping on a street, high quality, detailed")
+    image = g.add("LoadImage", "Your image (frame 0)", image=FIRST_FRAME_IMAGE)
+    scaled = g.add("ImageScale", image=image["IMAGE"], upscale_method="lanczos", width=512, height=512,
+                   crop="center")
+    encoded = g.add("VAEEncode", pixels=scaled["IMAGE"], vae=loader["VAE"])
+    sampler = g.add("T2VZ_Sampler", model=loader["MODEL"], positive=pos["CONDITIONING"],
+                    negative=neg["CONDITIONING"], **SAMPLING, **VIDEO, chunk_size=8, use_cf_attn=True,
+                    first_frame=encoded["LATENT"], first_frame_mode="pinned", image_strength=0.5,
+                    first_frame_release=0.5)
+    decode_and_save(g, sampler["LATENT"], loader["VAE"], 4.0, prefix)
 
 
 def step_by_step_text2video(g: Graph, *, prefix):
@@ -190,6 +205,12 @@ EXAMPLES = {
         "all three keeps the edit consistent. Put pix2pix_camel.mp4 (or any video) in ComfyUI/input. Needs "
         f"the InstructPix2Pix checkpoint ({IP2P} in models/checkpoints).",
         partial(pix2pix_video_edit, prefix="T2VZ/pix2pix_video_edit")),
+    "image_to_video": Example(
+        "Image to video: your image is frame 0 and every frame starts from it. Put an image in "
+        f"ComfyUI/input and pick it in Load Image ({FIRST_FRAME_IMAGE} here); it is scaled and cropped to "
+        "the video's 512×512 and encoded. first_frame_mode 'pinned' keeps frame 0 exactly your image; "
+        "image_strength (advanced) sets how much of the image's layout the other frames keep. " + NEEDS_SD15,
+        partial(image_to_video, prefix="T2VZ/image_to_video")),
     "text2video_step_by_step": Example(
         "The same method as text2video, one step per node: Cross-Frame Attention patches a copy of the "
         "model; Motion-Field Latent Init denoises frame 0 to T1/T0, copies and moves it and renoises the "

@@ -12,6 +12,7 @@ core never re-checks what it checked.
     motion    motion_field_strength_x/_y, use_motion_field
     chunking  chunk_size (frames per model call)
     noise     seed, noise_mode
+    image     first_frame_mode, image_strength, first_frame_release (with a first_frame image)
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 
-from . import noise, timing
+from . import image_anchor, noise, timing
 from .chunking import ChunkPlan, check_chunk_size
 from .problem import Problem, UserError, first
 
@@ -40,8 +41,11 @@ RANGES: dict[str, tuple[float, float]] = {
     "motion_field_strength_y": (-512.0, 512.0),
     "chunk_size": (0, 4096),
     "seed": (0, 0xFFFFFFFFFFFFFFFF),
+    "image_strength": (0.0, 1.0),
+    "first_frame_release": (0.0, 1.0),
 }
-CHOICES: dict[str, list[str]] = {"t_mode": timing.MODES, "noise_mode": noise.NOISE_MODES}
+CHOICES: dict[str, list[str]] = {"t_mode": timing.MODES, "noise_mode": noise.NOISE_MODES,
+                                 "first_frame_mode": image_anchor.MODES}
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,10 @@ class VideoRequest:
     # noise
     seed: int = 0
     noise_mode: str = noise.NOISE_SHARED
+    # a user's image as frame 0 (used when a first_frame latent is connected)
+    first_frame_mode: str = image_anchor.PINNED
+    image_strength: float = 0.5
+    first_frame_release: float = 0.5
 
     def problem(self) -> Problem | None:
         return find_problem(**asdict(self))
@@ -164,7 +172,10 @@ class VideoRequest:
     def chunk_plan(self, frames: int) -> ChunkPlan:
         return ChunkPlan.make(frames, self.chunk_size)
 
-    @property
-    def video_steps(self) -> int:
-        """Steps of the video phase (from T1 to the end)."""
-        return self.steps - self.timing.k1
+    def timing_for(self, with_image: bool) -> timing.Timing:
+        """t0/t1 as set, or, with an image as frame 0, placed by image_strength (keeping the
+        gap between T1 and T0)."""
+        tm = self.timing
+        if not with_image:
+            return tm
+        return image_anchor.image_timing(self.steps, self.image_strength, tm.k0 - tm.k1)

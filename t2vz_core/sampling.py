@@ -25,16 +25,18 @@ import logging
 
 import torch
 
-from . import chunking, controlnet, interrupt, motion as tmotion, noise as tnoise
+from . import chunking, controlnet, frame_conds, image_anchor, interrupt, motion as tmotion, noise as tnoise
 from .progress import Progress
 from .request import VideoRequest
 
 logger = logging.getLogger(__name__)
 
 # Keys of the LATENT dicts the pack hands between its nodes (beside core's "samples" and
-# "noise_mask"): the global frame id of every row, whether row 0 is frame 0 only as the
-# anchor (then dropped from the output), and the motion the rows were moved with.
+# "noise_mask"): the global frame id of every row, the whole video's length, whether row 0
+# is frame 0 only as the anchor (then dropped from the output), and the motion the rows
+# were moved with.
 FRAME_IDS = "t2vz_frame_ids"
+VIDEO_LENGTH = "t2vz_video_length"
 DROP_FIRST = "t2vz_drop_first"
 MOTION = "t2vz_motion"
 
@@ -127,11 +129,18 @@ def denoise_frames(guider, sampler, sigmas, latent, noise, seed, plan: chunking.
 
 # -- LATENT dicts -----------------------------------------------------------------------------
 
-def video_latent(samples: torch.Tensor, ids, drop_first: bool, motion=None) -> dict:
-    out = {"samples": samples, FRAME_IDS: list(ids), DROP_FIRST: drop_first}
+def video_latent(samples: torch.Tensor, ids, video_length: int, drop_first: bool, motion=None) -> dict:
+    out = {"samples": samples, FRAME_IDS: list(ids), VIDEO_LENGTH: video_length, DROP_FIRST: drop_first}
     if motion is not None:
         out[MOTION] = motion
     return out
+
+
+def frames_of(latent: dict, samples: torch.Tensor) -> tuple[list[int], int]:
+    """The global frame ids of a LATENT's rows and the whole video's length (a LATENT made
+    elsewhere: its rows are the frames of the video, in order)."""
+    ids = latent.get(FRAME_IDS) or list(range(samples.shape[0]))
+    return list(ids), int(latent.get(VIDEO_LENGTH) or max(ids) + 1)
 
 
 def output_latent(latent: dict, samples: torch.Tensor) -> dict:
@@ -147,67 +156,108 @@ def output_latent(latent: dict, samples: torch.Tensor) -> dict:
 
 # -- text to video ----------------------------------------------------------------------------
 
-def text_to_video(guider, request: VideoRequest, sampler_name: str, scheduler: str) -> dict:
+def text_to_video(guider, request: VideoRequest, sampler_name: str, scheduler: str, *,
+                  motion=None, first_frame: dict | None = None) -> dict:
     """The whole method: steps 1–3 (init_video) and step 4 (finish_video) under one progress bar."""
     model = guider.model_patcher
     plan = request.chunk_plan(len(request.frames.ids))
-    k0 = request.timing.k0
-    progress = Progress(model, k0 + request.video_steps * plan.count)
-    latent, sigmas_tail = init_video(guider, request, sampler_name, scheduler, progress)
-    return finish_video(guider, sampler_name, latent, sigmas_tail, request, progress, offset=k0)
+    tm = request.timing_for(first_frame is not None)
+    first_units = 0 if first_frame is not None else tm.k0
+    progress = Progress(model, first_units + (request.steps - tm.k1) * plan.count)
+    latent, sigmas_tail = init_video(guider, request, sampler_name, scheduler, motion=motion,
+                                     first_frame=first_frame, progress=progress)
+    return finish_video(guider, sampler_name, latent, sigmas_tail, request, progress, offset=first_units)
 
 
-def init_video(guider, request: VideoRequest, sampler_name: str, scheduler: str,
-               progress: Progress | None = None) -> tuple[dict, torch.Tensor]:
-    """Steps 1–3: the video LATENT at T1 (frame 0 first) and the σ schedule from T1 to the end."""
+def init_video(guider, request: VideoRequest, sampler_name: str, scheduler: str, *, motion=None,
+               first_frame: dict | None = None, progress: Progress | None = None) -> tuple[dict, torch.Tensor]:
+    """Steps 1–3: the video LATENT at T1 (frame 0 first) and the σ schedule from T1 to the end.
+
+    ``motion``: a MOTION value (``warp(latents, frame_ids)``) instead of the request's x/y
+    strengths. ``first_frame``: a LATENT whose image becomes frame 0 (image_anchor.py).
+    """
     import comfy.samplers
     model = guider.model_patcher
-    tm, seed = request.timing, request.seed
-    frames = request.frames
-    if progress is None:
-        progress = Progress(model, tm.k0)
+    seed, frames = request.seed, request.frames
+    tm = request.timing_for(first_frame is not None)
     sampler = comfy.samplers.sampler_object(sampler_name)
     sigmas = schedule(model, request.steps, sampler_name, scheduler)
     width, height = resolve_size(model, request.width, request.height)
     shape = latent_shape(model, width, height)
+    lf = model.get_model_object("latent_format")
+    ms = model.get_model_object("model_sampling")
+    eps0 = tnoise.first_frame_noise(seed, shape)  # KSampler's noise for the seed
 
-    # 1. frame 0 alone, from KSampler's noise for the seed, down to T1 and on to T0
-    empty = torch.zeros((1, *shape))
-    x_t1 = run_guider(guider, sampler, sigmas[:tm.k1 + 1], empty, tnoise.first_frame_noise(seed, shape), seed,
-                      progress.callback(0))
-    x_t0 = run_guider(guider, sampler, sigmas[tm.k1:tm.k0 + 1], x_t1, torch.zeros_like(x_t1), seed,
-                      progress.callback(tm.k1))
+    if first_frame is None:
+        # 1. frame 0 alone (its conditioning row), from KSampler's noise for the seed, down to T1
+        #    and on to T0
+        if progress is None:
+            progress = Progress(model, tm.k0)
+        guider0 = frame_conds.pick_rows(guider, [0], request.video_length)
+        empty = torch.zeros((1, *shape))
+        x_t1 = run_guider(guider0, sampler, sigmas[:tm.k1 + 1], empty, eps0, seed, progress.callback(0))
+        x_t0 = run_guider(guider0, sampler, sigmas[tm.k1:tm.k0 + 1], x_t1, torch.zeros_like(x_t1), seed,
+                          progress.callback(tm.k1))
+        row0 = x_t1[0].float()
+        m_t0 = lf.process_in(x_t0.float())
+    else:
+        # 1'. frame 0 is the user's image: noised with ε0 to T0 (the video phase noises it to
+        #     T1 itself, from the clean image and ε0: see image_anchor.noise_and_mask)
+        import comfy.sample
+        image = image_anchor.image_latent(first_frame, shape,
+                                          lambda x: comfy.sample.fix_empty_latent_channels(model, x))
+        row0 = image[0]
+        m_t0 = image_anchor.noised(ms, lf.process_in(image), float(sigmas[tm.k0]), eps0)
 
     # 2. frame 0 at T0 copied to every other frame k and moved as frame k of the motion
-    motion = motion_of(request)
+    motion = motion if motion is not None else motion_of(request)
     others = [k for k in frames.ids if k != 0]
-    lf = model.get_model_object("latent_format")
     rows = iter(())
     if others:
-        m_t0 = lf.process_in(x_t0.float()).repeat(len(others), 1, 1, 1)
-        m_t0 = motion.warp(m_t0, others)
+        m_t0 = motion.warp(m_t0.repeat(len(others), 1, 1, 1), others)
         interrupt.check()
 
         # 3. renoised from T0 back to T1 with noise fixed by (seed, k)
         eps = tnoise.frame_noise(seed, others, m_t0.shape[1:], tnoise.STREAM_RENOISE)
-        m_t1 = tnoise.renoise_model_space(model.get_model_object("model_sampling"), m_t0,
-                                          float(sigmas[tm.k0]), float(sigmas[tm.k1]), eps)
+        m_t1 = tnoise.renoise_model_space(ms, m_t0, float(sigmas[tm.k0]), float(sigmas[tm.k1]), eps)
         rows = iter(lf.process_out(m_t1))
-    latent_t1 = torch.stack([x_t1[0].float() if k == 0 else next(rows) for k in frames.ids])
-    return video_latent(latent_t1, frames.ids, frames.drop_first, motion), sigmas[tm.k1:].clone()
+    latent_t1 = torch.stack([row0 if k == 0 else next(rows) for k in frames.ids])
+    latent = video_latent(latent_t1, frames.ids, request.video_length, frames.drop_first, motion)
+    if first_frame is not None:
+        latent.update({image_anchor.NOISE: eps0, image_anchor.MODE: request.first_frame_mode,
+                       image_anchor.RELEASE: request.first_frame_release})
+    return latent, sigmas[tm.k1:].clone()
 
 
 def finish_video(guider, sampler_name: str, latent: dict, sigmas: torch.Tensor, request: VideoRequest,
                  progress: Progress | None = None, offset: int = 0) -> dict:
-    """Step 4: every frame from T1 (sigmas[0]) to the end, together, in chunks sharing frame 0."""
+    """Step 4: every frame from T1 (sigmas[0]) to the end, together, in chunks sharing frame 0
+    (held as the user's image when it is one, see image_anchor)."""
     import comfy.samplers
     samples = latent["samples"]
+    guider = frame_conds.pick_rows(guider, *frames_of(latent, samples))
     plan = request.chunk_plan(samples.shape[0])
     if progress is None:
         progress = Progress(guider.model_patcher, (sigmas.shape[0] - 1) * plan.count)
-    out = denoise_frames(guider, comfy.samplers.sampler_object(sampler_name), sigmas, samples,
-                         torch.zeros_like(samples), request.seed, plan, progress, offset)
+    noise, mask = image_anchor.noise_and_mask(latent, samples)
+    if mask is not None and latent.get(image_anchor.MODE) == image_anchor.REFINE:
+        guider = with_release(guider, image_anchor.release_sigma(sigmas, latent[image_anchor.RELEASE]))
+    out = denoise_frames(guider, comfy.samplers.sampler_object(sampler_name), sigmas, samples, noise,
+                         request.seed, plan, progress, offset, noise_mask=mask)
+    if mask is not None and latent.get(image_anchor.MODE) == image_anchor.PINNED:
+        out[0] = samples[0].to(out)  # frame 0 is the user's image, bit for bit
     return output_latent(latent, out)
+
+
+def with_release(guider, sigma_release: float):
+    """A shallow copy of ``guider`` whose model lets frame 0's mask go below ``sigma_release``."""
+    g = copy.copy(guider)
+    g.model_patcher = guider.model_patcher.clone()
+    mo = g.model_patcher.model_options
+    mo["denoise_mask_function"] = image_anchor.release_function(sigma_release, mo.get("denoise_mask_function"))
+    g.model_options = mo
+    g.original_conds = dict(guider.original_conds)
+    return g
 
 
 # -- frame-guided video -----------------------------------------------------------------------
@@ -221,7 +271,8 @@ def frame_guided_video(guider, sampler, sigmas: torch.Tensor, latent: dict, requ
     if samples.ndim != 4:
         raise ValueError(f"latent_image must be a batch of image latents, one per frame; "
                          f"got shape {tuple(samples.shape)}")
-    ids = latent.get(FRAME_IDS) or list(range(samples.shape[0]))
+    ids, video_length = frames_of(latent, samples)
+    guider = frame_conds.pick_rows(guider, ids, video_length)
     noise = tnoise.initial_noise(request.seed, ids, samples.shape[1:], request.noise_mode)
     plan = request.chunk_plan(samples.shape[0])
     progress = Progress(model, (sigmas.shape[-1] - 1) * plan.count)
