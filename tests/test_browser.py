@@ -29,6 +29,12 @@ EXAMPLES = sorted(p.stem for p in UI_DIR.glob("*.json"))
 EXAMPLE_PACK_NODES = {n["type"] for p in UI_DIR.glob("*.json") for n in json.loads(p.read_text())["nodes"]
                       if n["type"].startswith("T2VZ_")}
 EXAMPLE_VIDEOS = ("pose_dance1.mp4", "canny_girl_turning.mp4", "pix2pix_camel.mp4")  # as the examples name them
+EXAMPLE_IMAGE = "t2vz_first_frame.png"  # image_to_video's Load Image
+
+
+def _first_frame_image(path):
+    from PIL import Image
+    Image.new("RGB", (64, 64), (200, 120, 40)).save(path)
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -57,6 +63,7 @@ def ui_server(request, tiny_ckpt, tmp_path_factory, comfy_env, shared_assets):
     server.start()
     for video in EXAMPLE_VIDEOS:
         server.copy_to_input(shared_assets / video, video)
+    _first_frame_image(server.input_dir / EXAMPLE_IMAGE)
     server.frontend = request.param
     try:
         yield server
