@@ -107,8 +107,6 @@ def run(workflow, servers: list[str], part_count: int, out: Path, png_dir: Path 
     prompt = fanout_workflow.load_check(workflow)
     plan = fanout_workflow.plan_parts(prompt, part_count)
     fanout_workflow.frames_source(prompt)  # a clear error before any server is asked
-    if part_count < 1:
-        raise BadInput(f"part_count ({part_count}) must be at least 1")
     out = Path(out)
     if out.exists():
         raise BadInput(f"{out} already exists; the fan-out never overwrites a file: choose another --out")

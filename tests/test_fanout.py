@@ -25,7 +25,7 @@ from PIL import Image
 from support.graphs import core_txt2img
 from support.media import read_video
 from support.server import ComfyServer, execution_error, free_port
-from support.workflows import ROOT, pngs, tiny_api, with_png
+from support.workflows import ROOT, node_id, pngs, tiny_api, with_png
 from t2vz_core import parts
 
 pytestmark = pytest.mark.server
@@ -87,6 +87,7 @@ def two_fresh_servers(tiny_ckpt, tmp_path_factory):
         s.stop()
 
 
+@pytest.mark.slow
 def test_two_servers_one_part_each_make_the_video_of_one_server(two_fresh_servers, reference, tmp_path):
     whole, joined = reference
     b, c = two_fresh_servers
@@ -105,6 +106,7 @@ def test_two_servers_one_part_each_make_the_video_of_one_server(two_fresh_server
     assert not list(b.output_dir.rglob("*.mp4")) and not list(c.output_dir.rglob("*.mp4"))
 
 
+@pytest.mark.slow
 def test_a_server_stopped_while_its_part_runs_has_the_part_redone_on_another(comfy_server, reference, tiny_ckpt,
                                                                               tmp_path_factory, tmp_path):
     _, joined = reference
@@ -133,6 +135,25 @@ def test_a_server_stopped_while_its_part_runs_has_the_part_redone_on_another(com
     assert "1 retry" in stderr
     assert np.array_equal(_frames(png_dir), joined)
     assert read_video(out)[0].shape[0] == LENGTH
+
+
+@pytest.mark.slow
+def test_frame_part_linked_into_the_sampler_makes_each_servers_part(comfy_server, reference):
+    """The graph recipe (ComfyUI-Distributed's Distributed Value → part_index): Frame Part's
+    outputs linked into the sampler give the same frames as the part's numbers typed in."""
+    _, joined = reference
+    got = []
+    for index in range(PARTS):
+        prompt = with_png(tiny_api("text2video_long", **SETTINGS), f"fanout_graph/part{index}")
+        sampler = node_id(prompt, "T2VZ_Sampler")
+        prompt["90"] = {"class_type": "T2VZ_FramePart",
+                        "inputs": {"video_length": LENGTH, "part_count": PARTS, "part_index": index}}
+        prompt[sampler]["inputs"].update(frame_start=["90", 0], frame_count=["90", 1])
+        entry = comfy_server.run(prompt, timeout=600)
+        assert entry["status"]["status_str"] == "success", execution_error(entry)
+        got.append(pngs(comfy_server, entry))
+    assert [len(g) for g in got] == [p.frame_count for p in parts.split(LENGTH, PARTS)]
+    assert np.array_equal(np.concatenate(got), joined)
 
 
 @pytest.mark.parametrize("case", ["unreachable", "no sampler", "too many parts", "out exists"])
