@@ -127,5 +127,13 @@ if [ -z "${T2VZ_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The optional "distributed" extra (Ray, for python -m t2vz_core.fanout), installed the way the
+# README tells users to, so its tests run here and in CI.
+if ! have venv-distributed || [ requirements-distributed.txt -nt "$STAMPS/venv-distributed" ]; then
+  step "installing the distributed extra (pip install -r requirements-distributed.txt)"
+  $PIP install -r requirements-distributed.txt $TORCH_PAIR
+  done_ venv-distributed
+fi
+
 echo "$COMFY" > "$HOST/comfyui_dir"
 step "ready: python $VENV/bin/python, ComfyUI $COMFY"
