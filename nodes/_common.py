@@ -8,12 +8,14 @@ check that enforces them at queue time cannot drift apart.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import comfy.samplers
 from comfy_api.latest import io
 
+from ..t2vz_core import sampling
 from ..t2vz_core.problem import Problem, UserError, first
-from ..t2vz_core.request import RANGES, find_problem
+from ..t2vz_core.request import RANGES, VideoRequest, find_problem
 
 CATEGORY = "Text2Video-Zero"
 # A camera path (T2VZ_CameraPath → Text2Video-Zero Sampler / Motion-Field Latent Init).
@@ -104,6 +106,39 @@ def require_conditioning(positive, negative) -> None:
         if not cond:
             raise ValueError(f"{name}: {name} conditioning is empty; connect a CLIP Text Encode (Prompt) node to "
                              f"'{name}' (an empty prompt text is fine, an empty conditioning list is not)")
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """The guidance inputs of a KSampler-like node (model, prompts, cfg, sampler, scheduler)."""
+
+    model: object
+    positive: list
+    negative: list
+    cfg: float
+    sampler_name: str
+    scheduler: str | None = None
+
+    @classmethod
+    def take(cls, inputs: dict) -> "Guidance":
+        """Moves the guidance inputs out of a node's inputs (the rest are request fields)."""
+        return cls(*(inputs.pop(k) for k in ("model", "positive", "negative", "cfg", "sampler_name")),
+                   inputs.pop("scheduler", None))
+
+    def checked(self) -> "Guidance":
+        require(choice_problem(self.sampler_name, self.scheduler))
+        require_conditioning(self.positive, self.negative)
+        return self
+
+    def guider(self, model=None):
+        """Core's CFGGuider for these prompts and cfg (on ``model``, default this model)."""
+        return sampling.cfg_guider(model if model is not None else self.model, self.positive, self.negative, self.cfg)
+
+
+def checked_request(**fields) -> VideoRequest:
+    request = VideoRequest(**fields)
+    require(request.problem())
+    return request
 
 
 @contextlib.contextmanager

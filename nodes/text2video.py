@@ -8,7 +8,6 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..t2vz_core import attention, image_anchor, sampling, timing
-from ..t2vz_core.request import VideoRequest
 from . import _common as c
 from ._common import advanced
 
@@ -98,18 +97,17 @@ class _Text2VideoNode(io.ComfyNode):
                           frame_count=frame_count, chunk_size=chunk_size, first_frame_mode=first_frame_mode)
 
     @staticmethod
-    def prepare(model, positive, negative, cfg, sampler_name, scheduler, cross_frame=False, **request_fields):
-        """The checked request and the guider (on a cross-frame copy of the model when
-        asked), or a ValueError saying what to change."""
-        c.require(c.choice_problem(sampler_name, scheduler))
-        request = VideoRequest(**request_fields)
-        c.require(request.problem())
-        c.require_conditioning(positive, negative)
+    def prepare(inputs: dict, cross_frame: bool = False):
+        """The checked guidance (on a cross-frame copy of the model when asked) and request,
+        or a ValueError saying what to change."""
+        guidance = c.Guidance.take(inputs).checked()
+        request = c.checked_request(**inputs)
+        model = guidance.model
         if cross_frame:
             model = attention.patch_model(model)  # checks that it is a UNet
         else:
             attention.unet_of(model)  # a clear error for non-UNet models before any work
-        return request, sampling.cfg_guider(model, positive, negative, cfg)
+        return guidance, guidance.guider(model), request
 
 
 class MotionFieldLatentInit(_Text2VideoNode):
@@ -132,13 +130,11 @@ class MotionFieldLatentInit(_Text2VideoNode):
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, motion=None,
-                first_frame=None, **video) -> io.NodeOutput:
+    def execute(cls, motion=None, first_frame=None, **inputs) -> io.NodeOutput:
         with c.as_node(INIT_NAME):
-            request, guider = cls.prepare(model, positive, negative, cfg, sampler_name, scheduler,
-                                          seed=seed, steps=steps, **video)
-            latent, sigmas = sampling.init_video(guider, request, sampler_name, scheduler, motion=motion,
-                                                 first_frame=first_frame)
+            guidance, guider, request = cls.prepare(inputs)
+            latent, sigmas = sampling.init_video(guider, request, guidance.sampler_name, guidance.scheduler,
+                                                 motion=motion, first_frame=first_frame)
         return io.NodeOutput(latent, sigmas)
 
 
@@ -173,12 +169,9 @@ class VideoSampler(io.ComfyNode):
         return c.validate(sampler_name, chunk_size=chunk_size)
 
     @classmethod
-    def execute(cls, model, positive, negative, latent, sigmas, seed, cfg, sampler_name,
-                chunk_size=8) -> io.NodeOutput:
-        c.require(c.choice_problem(sampler_name))
-        request = VideoRequest(seed=seed, chunk_size=chunk_size)
-        c.require(request.problem())
-        c.require_conditioning(positive, negative)
+    def execute(cls, latent, sigmas, **inputs) -> io.NodeOutput:
+        guidance = c.Guidance.take(inputs).checked()
+        request = c.checked_request(**inputs)
         if latent["samples"].ndim != 4:
             raise ValueError(f"latent: must be a batch of image latents (frames, channels, h, w); "
                              f"got {tuple(latent['samples'].shape)}")
@@ -186,8 +179,8 @@ class VideoSampler(io.ComfyNode):
             raise ValueError("sigmas: must hold at least two noise levels (T1 and the end): connect the SIGMAS "
                              "output of Motion-Field Latent Init (T2VZ)")
         with c.as_node(VIDEO_SAMPLER_NAME):
-            guider = sampling.cfg_guider(model, positive, negative, cfg)
-            return io.NodeOutput(sampling.finish_video(guider, sampler_name, latent, sigmas, request))
+            return io.NodeOutput(sampling.finish_video(guidance.guider(), guidance.sampler_name, latent, sigmas,
+                                                       request))
 
 
 class Text2VideoZeroSampler(_Text2VideoNode):
@@ -213,10 +206,8 @@ class Text2VideoZeroSampler(_Text2VideoNode):
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, seed, steps, cfg, sampler_name, scheduler, use_cf_attn=True,
-                motion=None, first_frame=None, **video) -> io.NodeOutput:
+    def execute(cls, use_cf_attn=True, motion=None, first_frame=None, **inputs) -> io.NodeOutput:
         with c.as_node(SAMPLER_NAME):
-            request, guider = cls.prepare(model, positive, negative, cfg, sampler_name, scheduler,
-                                          cross_frame=use_cf_attn, seed=seed, steps=steps, **video)
-            return io.NodeOutput(sampling.text_to_video(guider, request, sampler_name, scheduler, motion=motion,
-                                                        first_frame=first_frame))
+            guidance, guider, request = cls.prepare(inputs, cross_frame=use_cf_attn)
+            return io.NodeOutput(sampling.text_to_video(guider, request, guidance.sampler_name, guidance.scheduler,
+                                                        motion=motion, first_frame=first_frame))

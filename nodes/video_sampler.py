@@ -6,7 +6,6 @@ import comfy.samplers
 from comfy_api.latest import io
 
 from ..t2vz_core import noise, sampling
-from ..t2vz_core.request import VideoRequest
 from . import _common as c
 
 KSAMPLER_NAME = "Video KSampler (T2VZ_VideoKSampler)"
@@ -30,12 +29,6 @@ def _latent_input(tooltip: str) -> io.Input:
 
 def _output() -> list[io.Output]:
     return [io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")]
-
-
-def _request(seed, noise_mode, chunk_size) -> VideoRequest:
-    request = VideoRequest(seed=seed, noise_mode=noise_mode, chunk_size=chunk_size)
-    c.require(request.problem())
-    return request
 
 
 class VideoKSampler(io.ComfyNode):
@@ -73,16 +66,13 @@ class VideoKSampler(io.ComfyNode):
         return c.validate(sampler_name, scheduler, noise_mode=noise_mode, chunk_size=chunk_size)
 
     @classmethod
-    def execute(cls, model, positive, negative, latent_image, seed, steps, cfg, sampler_name, scheduler,
-                noise_mode=noise.NOISE_SHARED, chunk_size=8, denoise=1.0) -> io.NodeOutput:
-        c.require(c.choice_problem(sampler_name, scheduler))
-        request = _request(seed, noise_mode, chunk_size)
-        c.require_conditioning(positive, negative)
-        ks = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler=sampler_name,
-                                     scheduler=scheduler, denoise=denoise, model_options=model.model_options)
+    def execute(cls, latent_image, steps, denoise=1.0, **inputs) -> io.NodeOutput:
+        g = c.Guidance.take(inputs).checked()
+        request = c.checked_request(**inputs)
+        ks = comfy.samplers.KSampler(g.model, steps=steps, device=g.model.load_device, sampler=g.sampler_name,
+                                     scheduler=g.scheduler, denoise=denoise, model_options=g.model.model_options)
         with c.as_node(KSAMPLER_NAME):
-            guider = sampling.cfg_guider(model, positive, negative, cfg)
-            return io.NodeOutput(sampling.frame_guided_video(guider, comfy.samplers.sampler_object(sampler_name),
+            return io.NodeOutput(sampling.frame_guided_video(g.guider(), comfy.samplers.sampler_object(g.sampler_name),
                                                              ks.sigmas.cpu(), latent_image, request))
 
 
@@ -115,9 +105,8 @@ class VideoSamplerCustom(io.ComfyNode):
         return c.validate(noise_mode=noise_mode, chunk_size=chunk_size)
 
     @classmethod
-    def execute(cls, guider, sampler, sigmas, latent_image, seed, noise_mode=noise.NOISE_SHARED,
-                chunk_size=8) -> io.NodeOutput:
-        request = _request(seed, noise_mode, chunk_size)
+    def execute(cls, guider, sampler, sigmas, latent_image, **inputs) -> io.NodeOutput:
+        request = c.checked_request(**inputs)
         if sigmas.ndim != 1 or sigmas.shape[0] < 2:
             raise ValueError("sigmas: must hold at least two noise levels; connect a scheduler node such as "
                              "BasicScheduler")
