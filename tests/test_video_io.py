@@ -15,7 +15,7 @@ import torch
 import nodes
 from support.media import read_video as read_with_pyav
 from t2vz_core import edges, video_io
-from t2vz_core.video_io import VideoIOError, select_frames, target_size
+from t2vz_core.video_io import Timeline, VideoIOError, select_frames, target_size
 
 ASSETS = {"pose_dance1.mp4": (16, 4.0), "canny_girl_turning.mp4": (8, 4.0), "pix2pix_camel.mp4": (8, 5.0)}
 
@@ -48,7 +48,7 @@ def _prepare_video_indices(n_frames, fps, start_t=0.0, end_t=-1.0, output_fps=-1
      [6, 10], 1.0),
 ])
 def test_select_frames(kwargs, indices, fps):
-    sel = select_frames(16, 4.0, **kwargs)
+    sel = select_frames(Timeline.constant(16, 4.0), **kwargs)
     assert sel.indices == indices
     assert sel.fps == pytest.approx(fps)
 
@@ -58,14 +58,15 @@ def test_select_frames(kwargs, indices, fps):
     (300, 30.0, 2.0, 7.5, 24), (50, 10.0, 0.0, 20.0, 10), (40, 8.0, 1.5, -1, 12),
 ])
 def test_time_window_and_fps_match_prepare_video(n, fps, start, end, out_fps):
-    sel = select_frames(n, fps, start_time=start, end_time=max(end, 0.0), output_fps=out_fps)
+    sel = select_frames(Timeline.constant(n, fps), start_time=start, end_time=max(end, 0.0), output_fps=out_fps)
     assert sel.indices == _prepare_video_indices(n, fps, start, end, out_fps)
     assert sel.fps == out_fps
 
 
 def test_keeping_the_source_fps_takes_every_frame_of_the_window():
-    assert select_frames(16, 4.0).indices == _prepare_video_indices(16, 4.0)  # original: output_fps=int(fps)
-    assert select_frames(300, 30000 / 1001, start_time=2.0, end_time=3.0).indices == list(range(59, 89))
+    assert select_frames(Timeline.constant(16, 4.0)).indices == _prepare_video_indices(16, 4.0)  # output_fps=int(fps)
+    assert select_frames(Timeline.constant(300, 30000 / 1001), start_time=2.0,
+                         end_time=3.0).indices == list(range(59, 89))
 
 
 @pytest.mark.parametrize("kwargs,needles", [
@@ -82,15 +83,16 @@ def test_keeping_the_source_fps_takes_every_frame_of_the_window():
 ])
 def test_select_frames_says_why_nothing_is_left(kwargs, needles):
     with pytest.raises(VideoIOError) as err:
-        select_frames(16, 4.0, name="video 'clip.mp4'", **kwargs)
+        select_frames(Timeline.constant(16, 4.0), name="video 'clip.mp4'", **kwargs)
     for needle in needles:
         assert needle in str(err.value)
 
 
 def test_check_options():
-    assert video_io.check_options(0.0, 0.0, 0.0, 0, 1, 0, 0) is None
+    assert video_io.check_options(**video_io.DEFAULTS) is None
     assert video_io.check_options(start_time=1.0, end_time=0.0) is None  # 0 = to the end
-    assert "end_time (1.0) must be greater than start_time (1.0)" in video_io.check_options(1.0, 1.0)
+    assert "end_time (1.0) must be greater than start_time (1.0)" in video_io.check_options(start_time=1.0,
+                                                                                            end_time=1.0)
     assert "resolution (4)" in video_io.check_options(resolution=4)
     assert "output_fps (-2.0)" in video_io.check_options(output_fps=-2.0)
 
@@ -159,7 +161,7 @@ def _ffmpeg(*args):
 
 def test_rotated_video_comes_out_upright(shared_assets, tmp_path):
     plain, rotated = tmp_path / "wide.mp4", tmp_path / "rotated.mp4"
-    _ffmpeg("-i", str(shared_assets / "pose_dance1.mp4"), "-frames:v", "4", "-vf", "scale=128:72",
+    _ffmpeg("-i", str(shared_assets / "pose_dance1.mp4"), "-frames:v", "4", "-vf", "scale=128:72,setsar=1",
             "-c:v", "libx264", str(plain))
     _ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(rotated))  # same packets, rotated
     a = video_io.read_video(str(plain)).images
@@ -353,6 +355,7 @@ def test_load_video_validation(dance):
     assert "end_time (1.0) must be greater than start_time (2.0)" in cls.validate_inputs(
         video=dance, start_time=2.0, end_time=1.0)
     assert "frame_load_cap (-3) must be 0 or more" in cls.validate_inputs(frame_load_cap=-3)
+    assert "resolution (100000) must be at most 16384" in cls.validate_inputs(video=dance, resolution=100000)
     with pytest.raises(RuntimeError, match="points outside"):
         cls.execute(video="../" + dance)
 
