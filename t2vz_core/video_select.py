@@ -268,7 +268,10 @@ def memory_budget() -> tuple[int, str]:
 
 
 def _gb(n: float) -> str:
-    return f"{n / 1e9:.3g} GB" if n < 1e12 else f"{n / 1e12:,.1f} TB"
+    for unit, size in (("TB", 1e12), ("GB", 1e9)):
+        if n >= size:
+            return f"{n / size:,.3g} {unit}" if n < 1000 * size or unit != "TB" else f"{n / size:,.0f} TB"
+    return f"{n / 1e6:.3g} MB"
 
 
 def check_budget(selection: Selection, width: int, height: int, source_fps: float, name: str = "the video",
