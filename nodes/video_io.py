@@ -70,8 +70,13 @@ class LoadVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, video, **options) -> io.NodeOutput:
-        path = video_io.resolve_in_folder(video, folder_paths.get_input_directory())
-        out = video_io.read_video(path, name=video, **{**video_io.DEFAULTS, **options})
+        try:
+            path = video_io.resolve_in_folder(video, folder_paths.get_input_directory())
+            out = video_io.read_video(path, name=video, **{**video_io.DEFAULTS, **options})
+        except video_io.VideoIOError as e:
+            # a plain ValueError: ComfyUI reports the error's type by its module, which for a
+            # custom node is its install path (a client need not learn the server's folders)
+            raise ValueError(str(e)) from None
         return io.NodeOutput(out.images, out.fps, int(out.images.shape[0]))
 
 
