@@ -1,8 +1,8 @@
 """Previews for the graph editor: what a Load Video node will feed in, as a small mp4.
 
-The frames are picked and resized by the same code as the node's ``execute``
-(``select_frames``, ``target_size``, ``resize_images``), so the count, size, fps and pixels
-are the node's output. The work is bounded whatever the video: the count, size and fps come
+The frames are picked and resized by the same code as the node's ``execute`` (``plan_video``:
+probe, ``select_frames``, ``target_size``, ``check_budget``; then ``resize_images``), so the
+count, size, fps, pixels and refusals are the node's. The work is bounded whatever the video: the count, size and fps come
 from probing alone; only the first ``PREVIEW_MAX_FRAMES`` selected frames are converted
 (ffmpeg's ``select``), resized one at a time and streamed to the encoder (never the whole
 clip in memory); a selection that starts more than ``PREVIEW_MAX_DECODE`` frames into the
