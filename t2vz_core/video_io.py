@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import math
 import os
 import re
 import subprocess
@@ -369,6 +368,9 @@ def read_video(path: str, *, name: str | None = None, **options) -> Video:
     decode_each(path, info, indices, keep, name)
     if pending:
         flush()
+    if width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
+        logger.warning("%s loads as %dx%d, not a multiple of %d, which the samplers need: set a resolution",
+                       name, width, height, SIZE_MULTIPLE)
     repeats = sum(1 for a, b in zip(indices, indices[1:]) if a == b)
     logger.info("loaded %d frames of %s (%dx%d -> %dx%d, %.4g fps%s)", len(indices), name, info.width,
                 info.height, width, height, sel.fps, f", {repeats} of them repeats" if repeats else "")
