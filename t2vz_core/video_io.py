@@ -371,7 +371,7 @@ def read_video(path: str, *, name: str | None = None, **options) -> Video:
     if width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
         logger.warning("%s loads as %dx%d, not a multiple of %d, which the samplers need: set a resolution",
                        name, width, height, SIZE_MULTIPLE)
-    repeats = sum(1 for a, b in zip(indices, indices[1:]) if a == b)
+    repeats = sel.repeats()
     logger.info("loaded %d frames of %s (%dx%d -> %dx%d, %.4g fps%s)", len(indices), name, info.width,
                 info.height, width, height, sel.fps, f", {repeats} of them repeats" if repeats else "")
     return Video(images=out, fps=sel.fps, source=info)
@@ -382,7 +382,8 @@ def plan_video(path: str, name: str, options: dict) -> tuple[VideoInfo, Selectio
     the source's info, the selection and the output (width, height). Refuses an output beyond
     the memory budget (the numbers in the message) before anything is decoded."""
     info = probe_video(path, name)
-    sel = select_frames(info.frames(), name=f"video '{name}'", **options)
+    sel = select_frames(info.frames(), name=f"video '{name}'",
+                        **{k: v for k, v in options.items() if k != "resolution"})
     width, height = target_size(*info.display_size, options["resolution"])
     check_budget(sel, width, height, info.fps, f"video '{name}'", options["output_fps"])
     return info, sel, (width, height)

@@ -178,7 +178,7 @@ class Selection:
 
 def select_frames(timeline: Timeline, *, start_time: float = 0.0, end_time: float = 0.0,
                   output_fps: float = 0.0, skip_first_frames: int = 0, select_every_nth: int = 1,
-                  frame_load_cap: int = 0, name: str = "the video", **_ignored) -> Selection:
+                  frame_load_cap: int = 0, name: str = "the video") -> Selection:
     """The frames to load, in order, and their fps.
 
     Window: from the frame shown at start_time up to (not including) the frame shown at end_time
