@@ -8,6 +8,7 @@ import folder_paths
 from comfy_api.latest import io
 
 from ..t2vz_core import video_io, video_write
+from ..t2vz_core.problem import Problem
 from ._common import advanced
 
 CATEGORY = "Text2Video-Zero"
@@ -51,13 +52,15 @@ class LoadVideo(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, video=None, **options):
         """``options``: the LOAD_VIDEO_OPTIONS given as values (not linked). Their ranges are checked
-        here too: ComfyUI skips its own range check for inputs a validate_inputs takes."""
+        here too: ComfyUI skips its own range check for inputs a validate_inputs takes. The message
+        starts with the input it is about (t2vz_core.problem)."""
         if video is not None:
             try:
                 video_io.resolve_in_folder(video, folder_paths.get_input_directory())
             except video_io.VideoIOError as e:
-                return str(e)
-        return video_io.check_options(**options) or True
+                return str(Problem("video", str(e)))
+        problem = video_io.check_options(**options)
+        return True if problem is None else str(problem)  # "<input>: <sentence>", as _common.validate
 
     @classmethod
     def fingerprint_inputs(cls, video, **_):

@@ -65,9 +65,9 @@ def parse_options(query: dict[str, str]) -> dict:
         if msg:
             raise PreviewError(msg)
         opts[opt.name] = value
-    msg = video_io.check_options(**opts)
-    if msg:
-        raise PreviewError(msg)
+    problem = video_io.check_options(**opts)
+    if problem:
+        raise PreviewError(problem.message)
     return opts
 
 

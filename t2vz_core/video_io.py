@@ -339,9 +339,9 @@ def read_video(path: str, *, name: str | None = None, **options) -> Video:
     if unknown:
         raise TypeError(f"read_video() got unknown option(s) {', '.join(unknown)}")
     opts = {**DEFAULTS, "resolution": 0, **options}
-    msg = check_options(**opts)
-    if msg:
-        raise VideoIOError(msg)
+    problem = check_options(**opts)
+    if problem:
+        raise VideoIOError(problem.message)
     info, sel, (width, height) = plan_video(path, name, opts)
     indices = sel.indices
     out = torch.empty((len(indices), height, width, 3), dtype=torch.float32)

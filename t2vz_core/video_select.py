@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from .problem import Problem
+
 SIZE_MULTIPLE = 8  # the original rounds both sides to multiples of 64; 8 is what SD latents need
 _EPS = 1e-6  # so that e.g. 2.0 s * 4 fps lands on frame 8, not 7.999...
 ENV_BUDGET = "T2VZ_LOAD_VIDEO_MAX_GB"
@@ -82,21 +84,22 @@ def check_value(name: str, value, shown: str | None = None) -> str | None:
     return None
 
 
-def check_options(**values) -> str | None:
-    """A message a user understands for the first bad option, or None. Options missing or None
-    are unknown (e.g. inputs connected to another node) and not checked."""
+def check_options(**values) -> Problem | None:
+    """The first bad option as a Problem (the input it is about, a sentence a user understands),
+    or None. Options missing or None are unknown (e.g. inputs connected to another node) and
+    not checked."""
     for name in OPTIONS:
         value = values.get(name)
         if value is not None:
             msg = check_value(name, value)
             if msg:
-                return msg
+                return Problem(name, msg)
     start, end, res = values.get("start_time"), values.get("end_time"), values.get("resolution")
     if start is not None and end is not None and 0 < end <= start:
-        return (f"end_time ({end}) must be greater than start_time ({start}), "
-                f"or 0 to read to the end of the video")
+        return Problem("end_time", f"end_time ({end}) must be greater than start_time ({start}), "
+                                   f"or 0 to read to the end of the video")
     if res is not None and 0 < res < SIZE_MULTIPLE:
-        return f"resolution ({res}) must be 0 (keep the size) or at least {SIZE_MULTIPLE}"
+        return Problem("resolution", f"resolution ({res}) must be 0 (keep the size) or at least {SIZE_MULTIPLE}")
     return None
 
 
@@ -187,11 +190,11 @@ def select_frames(timeline: Timeline, *, start_time: float = 0.0, end_time: floa
     the frame shown then (prepare_video's ``np.linspace(start, end, n, endpoint=False)``). Then
     skip / every-nth / cap, as in VideoHelperSuite. Raises VideoIOError, saying why, when nothing
     is left."""
-    msg = check_options(start_time=start_time, end_time=end_time, output_fps=output_fps,
-                        skip_first_frames=skip_first_frames, select_every_nth=select_every_nth,
-                        frame_load_cap=frame_load_cap)
-    if msg:
-        raise VideoIOError(msg)
+    problem = check_options(start_time=start_time, end_time=end_time, output_fps=output_fps,
+                            skip_first_frames=skip_first_frames, select_every_nth=select_every_nth,
+                            frame_load_cap=frame_load_cap)
+    if problem:
+        raise VideoIOError(problem.message)
     n, duration = timeline.frame_count, timeline.duration
     if n < 1 or not duration > 0:
         raise VideoIOError(f"{name} has no frames to read ({n} frames, {duration:.4g} s)")
