@@ -22,6 +22,15 @@ class _Gone(Exception):
     """The browser went away (a newer request replaced this one) before its turn."""
 
 
+def _without_folders(text: str, folders) -> str:
+    """``text`` with the server's folders named, not spelled out (a client need not learn them)."""
+    import os
+    for folder, called in zip(folders, ("ComfyUI's input folder", "ComfyUI's temp folder")):
+        for form in {folder, os.path.realpath(folder)}:
+            text = text.replace(form.rstrip(os.sep) + os.sep, called + "/").replace(form, called)
+    return text
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -51,7 +60,7 @@ async def load_video_preview(request: web.Request) -> web.Response:
         return _error(400, str(e))
     except Exception as e:  # keep serving; the node shows the message
         logger.exception("Load Video preview of %r failed", video)
-        return _error(500, f"preview failed: {e}")
+        return _error(500, f"preview failed: {_without_folders(str(e), folders)}")
     return web.json_response(meta)
 
 

@@ -8,9 +8,18 @@ import folder_paths
 from comfy_api.latest import io
 
 from ..t2vz_core import video_io, video_write
+from ..t2vz_core.problem import Problem
 from ._common import advanced
 
 CATEGORY = "Text2Video-Zero"
+
+
+def _option_input(opt) -> io.Input:
+    """A Load Video option's widget, from its one declaration in t2vz_core.video_select."""
+    kind = io.Int if opt.kind is int else io.Float
+    extra = {} if opt.step is None else {"step": opt.step}
+    inp = kind.Input(opt.name, default=opt.default, min=opt.min, max=opt.max, tooltip=opt.tooltip, **extra)
+    return advanced(inp) if opt.advanced else inp
 
 
 class LoadVideo(io.ComfyNode):
@@ -30,27 +39,7 @@ class LoadVideo(io.ComfyNode):
                                upload=io.UploadType.video,
                                tooltip="A video in ComfyUI's input folder (mp4, webm, mov, mkv, avi, gif, m4v); "
                                    "upload one with the button. Paths outside the input folder are refused."),
-                io.Int.Input("frame_load_cap", default=0, min=0, max=100000,
-                             tooltip="At most this many frames (after skipping and every-nth); 0 = all."),
-                io.Int.Input("skip_first_frames", default=0, min=0, max=100000,
-                             tooltip="Drop this many frames at the start (counted after the time window "
-                                 "and fps resampling)."),
-                io.Int.Input("select_every_nth", default=1, min=1, max=1000,
-                             tooltip="Keep every n-th frame (1 = all, 2 = every second frame, which halves "
-                                 "the fps)."),
-                io.Int.Input("resolution", default=512, min=0, max=16384, step=8,
-                             tooltip="Long side in pixels; the other side keeps the aspect ratio. Both sides "
-                                 "are rounded to multiples of 8 (the original rounds to 64). 0 = keep the "
-                                 "video's size."),
-                advanced(io.Float.Input("output_fps", default=0.0, min=0.0, max=1000.0, step=0.01,
-                                        tooltip="Resample in time to this fps by picking frames evenly (as the "
-                                            "original's prepare_video; higher than the video's fps repeats "
-                                            "frames). 0 = keep the video's fps.")),
-                advanced(io.Float.Input("start_time", default=0.0, min=0.0, max=1e6, step=0.01,
-                                        tooltip="Start of the part to read, in seconds.")),
-                advanced(io.Float.Input("end_time", default=0.0, min=0.0, max=1e6, step=0.01,
-                                        tooltip="End of the part to read, in seconds (not included); "
-                                            "0 = to the end of the video.")),
+                *(_option_input(o) for o in video_io.LOAD_VIDEO_OPTIONS),
             ],
             outputs=[
                 io.Image.Output("images", display_name="IMAGE", tooltip="The selected frames, in order (frames, height, width, 3)."),
@@ -61,15 +50,17 @@ class LoadVideo(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, video=None, frame_load_cap=None, skip_first_frames=None, select_every_nth=None,
-                        resolution=None, output_fps=None, start_time=None, end_time=None):
+    def validate_inputs(cls, video=None, **options):
+        """``options``: the LOAD_VIDEO_OPTIONS given as values (not linked). Their ranges are checked
+        here too: ComfyUI skips its own range check for inputs a validate_inputs takes. The message
+        starts with the input it is about (t2vz_core.problem)."""
         if video is not None:
             try:
                 video_io.resolve_in_folder(video, folder_paths.get_input_directory())
             except video_io.VideoIOError as e:
-                return str(e)
-        return video_io.check_options(start_time, end_time, output_fps, skip_first_frames, select_every_nth,
-                                      frame_load_cap, resolution) or True
+                return str(Problem("video", str(e)))
+        problem = video_io.check_options(**options)
+        return True if problem is None else str(problem)  # "<input>: <sentence>", as _common.validate
 
     @classmethod
     def fingerprint_inputs(cls, video, **_):
@@ -81,12 +72,14 @@ class LoadVideo(io.ComfyNode):
         return f"{video}:{st.st_mtime_ns}:{st.st_size}"
 
     @classmethod
-    def execute(cls, video, frame_load_cap=0, skip_first_frames=0, select_every_nth=1, resolution=512,
-                output_fps=0.0, start_time=0.0, end_time=0.0) -> io.NodeOutput:
-        path = video_io.resolve_in_folder(video, folder_paths.get_input_directory())
-        out = video_io.read_video(path, frame_load_cap=frame_load_cap, skip_first_frames=skip_first_frames,
-                                  select_every_nth=select_every_nth, output_fps=output_fps, start_time=start_time,
-                                  end_time=end_time, resolution=resolution, name=video)
+    def execute(cls, video, **options) -> io.NodeOutput:
+        try:
+            path = video_io.resolve_in_folder(video, folder_paths.get_input_directory())
+            out = video_io.read_video(path, name=video, **{**video_io.DEFAULTS, **options})
+        except video_io.VideoIOError as e:
+            # a plain ValueError: ComfyUI reports the error's type by its module, which for a
+            # custom node is its install path (a client need not learn the server's folders)
+            raise ValueError(str(e)) from None
         return io.NodeOutput(out.images, out.fps, int(out.images.shape[0]))
 
 

@@ -1,8 +1,8 @@
 """Previews for the graph editor: what a Load Video node will feed in, as a small mp4.
 
-The frames are picked and resized by the same code as the node's ``execute``
-(``select_frames``, ``target_size``, ``resize_images``), so the count, size, fps and pixels
-are the node's output. The work is bounded whatever the video: the count, size and fps come
+The frames are picked and resized by the same code as the node's ``execute`` (``plan_video``:
+probe, ``select_frames``, ``target_size``, ``check_budget``; then ``resize_images``), so the
+count, size, fps, pixels and refusals are the node's. The work is bounded whatever the video: the count, size and fps come
 from probing alone; only the first ``PREVIEW_MAX_FRAMES`` selected frames are converted
 (ffmpeg's ``select``), resized one at a time and streamed to the encoder (never the whole
 clip in memory); a selection that starts more than ``PREVIEW_MAX_DECODE`` frames into the
@@ -33,17 +33,6 @@ PREVIEW_MAX_SIDE = 1024
 PREVIEW_KEEP = 100
 PREVIEW_MAX_DECODE = 5000  # source frames ffmpeg may decode for one preview (~3 min at 30 fps)
 
-# Load Video's options: name -> (type, default, maximum), as the node's schema.
-LOAD_VIDEO_OPTIONS: dict[str, tuple[type, float, float]] = {
-    "frame_load_cap": (int, 0, 100000),
-    "skip_first_frames": (int, 0, 100000),
-    "select_every_nth": (int, 1, 1000),
-    "resolution": (int, 512, 16384),
-    "output_fps": (float, 0.0, 1000.0),
-    "start_time": (float, 0.0, 1e6),
-    "end_time": (float, 0.0, 1e6),
-}
-
 _one_at_a_time = threading.Lock()
 
 
@@ -52,34 +41,46 @@ class PreviewError(ValueError):
 
 
 def parse_options(query: dict[str, str]) -> dict:
-    """Typed Load Video options from a query string; unknown keys are refused."""
-    unknown = sorted(set(query) - set(LOAD_VIDEO_OPTIONS) - {"video"})
+    """Typed Load Video options from a query string (``LOAD_VIDEO_OPTIONS``: names, types, ranges;
+    missing ones take the node's defaults); unknown keys are refused."""
+    unknown = sorted(set(query) - set(video_io.DEFAULTS) - {"video"})
     if unknown:
         raise PreviewError(f"unknown option(s) {', '.join(unknown)}; allowed: video, "
-                           f"{', '.join(LOAD_VIDEO_OPTIONS)}")
+                           f"{', '.join(video_io.DEFAULTS)}")
     opts = {}
-    for name, (kind, default, maximum) in LOAD_VIDEO_OPTIONS.items():
-        text = query.get(name)
+    for opt in video_io.LOAD_VIDEO_OPTIONS:
+        text = query.get(opt.name)
         if text is None or text == "":
-            opts[name] = default
+            opts[opt.name] = opt.default
             continue
         try:
             value = float(text)
         except ValueError:
-            raise PreviewError(f"{name} ({text!r}) must be a number") from None
-        if kind is int:
+            raise PreviewError(f"{opt.name} ({text!r}) must be a number") from None
+        if opt.kind is int:
             if not math.isfinite(value) or value != int(value):
-                raise PreviewError(f"{name} ({text!r}) must be a whole number")
+                raise PreviewError(f"{opt.name} ({text!r}) must be a whole number")
             value = int(value)
-        if value > maximum:
-            raise PreviewError(f"{name} ({text}) must be at most {maximum:g}")
-        opts[name] = value
-    msg = video_io.check_options(opts["start_time"], opts["end_time"], opts["output_fps"],
-                                 opts["skip_first_frames"], opts["select_every_nth"],
-                                 opts["frame_load_cap"], opts["resolution"])
-    if msg:
-        raise PreviewError(msg)
+        msg = video_io.check_value(opt.name, value, text)
+        if msg:
+            raise PreviewError(msg)
+        opts[opt.name] = value
+    problem = video_io.check_options(**opts)
+    if problem:
+        raise PreviewError(problem.message)
     return opts
+
+
+def notes(width: int, height: int, sel: video_io.Selection, source_fps: float) -> list[str]:
+    """What a user should know about this output beyond its numbers."""
+    out = []
+    repeats = sel.repeats()
+    if repeats:
+        out.append(f"{repeats} repeated frames (output_fps above the video's {source_fps:.4g} fps)")
+    if width % video_io.SIZE_MULTIPLE or height % video_io.SIZE_MULTIPLE:
+        out.append(f"{width}×{height} is not a multiple of {video_io.SIZE_MULTIPLE}, which the samplers need: "
+                   f"set a resolution")
+    return out
 
 
 def _display_size(width: int, height: int) -> tuple[int, int]:
@@ -137,21 +138,16 @@ def load_video_preview(video: str, options: dict, input_dir: str, temp_dir: str)
         path, mp4, meta_path = _cache_paths(video, options, input_dir, temp_dir)
         folder = os.path.dirname(mp4)
         os.makedirs(folder, exist_ok=True)
-        info = video_io.probe_video(path, video)
-        sel = video_io.select_frames(
-            info.frame_count, info.fps, start_time=options["start_time"], end_time=options["end_time"],
-            output_fps=options["output_fps"], skip_first_frames=options["skip_first_frames"],
-            select_every_nth=options["select_every_nth"], frame_load_cap=options["frame_load_cap"],
-            name=f"video '{video}'")
-        width, height = video_io.target_size(info.width, info.height, options["resolution"])
+        info, sel, (width, height) = video_io.plan_video(path, video, options)  # the node's own plan
         shown = sel.indices[:PREVIEW_MAX_FRAMES]
         if shown[-1] >= PREVIEW_MAX_DECODE:
             shown = []
         meta = {
-            "video": video, "frame_count": len(sel.indices), "shown_frames": len(shown),
-            "width": width, "height": height, "fps": float(sel.fps),
+            "video": video, "frame_count": sel.count, "shown_frames": len(shown),
+            "width": width, "height": height, "fps": float(sel.fps), "notes": notes(width, height, sel, info.fps),
             "source": {"width": info.width, "height": info.height, "fps": info.fps,
-                       "frame_count": info.frame_count},
+                       "frame_count": info.frame_count, "sample_aspect_ratio": info.sar,
+                       "variable_frame_rate": info.frames().variable},
         }
         if shown:
             dw, dh = _display_size(width, height)

@@ -4,21 +4,16 @@ ffmpeg is found once: the ``T2VZ_FFMPEG`` environment variable (a path to an ffm
 binary) wins, then imageio-ffmpeg's bundled binary. It is always called with an
 argument list (no shell), and its stderr goes into the error we raise.
 
-Reading follows the original Text2Video-Zero's ``prepare_video`` (time window, then
-resampling to a new fps by picking frames, then resizing the long side) with the frame
-selection knobs of VideoHelperSuite in between:
-
-    time window -> fps resampling -> skip_first_frames -> select_every_nth -> frame_load_cap -> resize
-
-``select_frames`` and ``target_size`` are the pure parts; ``read_video`` probes the file
-(one demux pass, no decoding), then decodes only up to the last selected frame.
+Reading: ``probe_video`` makes one demux pass (no decoding) that gives the size, the sample
+aspect ratio, the rotation and every frame's presentation time; ``video_select`` then decides
+which frames and what size (and refuses outputs beyond the memory budget) before
+``read_video`` decodes up to the last selected frame, resizing as frames arrive.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
 import logging
-import math
 import os
 import re
 import subprocess
@@ -27,13 +22,12 @@ import tempfile
 import numpy as np
 import torch
 
+from .video_select import (DEFAULTS, LOAD_VIDEO_OPTIONS, SIZE_MULTIPLE, Selection, Timeline, VideoIOError,  # noqa: F401
+                           check_budget, check_options, check_value, select_frames, target_size)
+
 logger = logging.getLogger(__name__)
 
 ENV_FFMPEG = "T2VZ_FFMPEG"
-
-
-class VideoIOError(RuntimeError):
-    pass
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,8 +59,6 @@ def to_uint8_frames(images) -> np.ndarray:
 # -- reading ---------------------------------------------------------------------------------
 
 VIDEO_EXTENSIONS = ("mp4", "webm", "mov", "mkv", "avi", "gif", "m4v")
-SIZE_MULTIPLE = 8  # the original rounds both sides to multiples of 64; 8 is what SD latents need
-_EPS = 1e-6  # so that e.g. 2.0 s * 4 fps lands on frame 8, not 7.999...
 
 
 def list_videos(folder: str) -> list[str]:
@@ -88,13 +80,13 @@ def resolve_in_folder(name: str, folder: str, what: str = "video") -> str:
     base = os.path.realpath(folder)
     if os.path.isabs(name) or os.path.splitdrive(name)[0]:
         raise VideoIOError(f"{what} '{name}' is an absolute path; only files inside ComfyUI's input folder "
-                           f"can be loaded: upload the video (or copy it into {base}) and pick it by name")
+                           f"can be loaded: upload the video (or copy it into that folder) and pick it by name")
     path = os.path.realpath(os.path.join(base, name))
     if os.path.commonpath([base, path]) != base:
-        raise VideoIOError(f"{what} '{name}' points outside ComfyUI's input folder ({base}); "
+        raise VideoIOError(f"{what} '{name}' points outside ComfyUI's input folder; "
                            f"upload the video (or copy it there) and pick it by name")
     if not os.path.exists(path):
-        raise VideoIOError(f"{what} '{name}' was not found in ComfyUI's input folder ({base}); "
+        raise VideoIOError(f"{what} '{name}' was not found in ComfyUI's input folder; "
                            f"upload it with the node's upload button or copy it there")
     if not os.path.isfile(path):
         raise VideoIOError(f"{what} '{name}' is a folder, not a video file; pick a video file")
@@ -105,15 +97,21 @@ def resolve_in_folder(name: str, folder: str, what: str = "video") -> str:
 class VideoInfo:
     width: int          # as decoded (after the container's rotation is applied)
     height: int
-    fps: float
+    fps: float          # the container's rate; frames / duration for a variable frame rate
     frame_count: int
     duration: float | None  # the container's, in seconds (None when it has none)
+    sar: float = 1.0    # sample (pixel) aspect ratio of the decoded frames: a player shows them sar times wider
+    timeline: Timeline | None = None  # when each frame is shown (Timeline.constant(frame_count, fps) if None)
 
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as a player shows the frames: non-square pixels widen (or narrow) them."""
+        if abs(self.sar - 1.0) < 1e-3:
+            return self.width, self.height
+        return max(1, int(round(self.width * self.sar))), self.height
 
-@dataclasses.dataclass(frozen=True)
-class Selection:
-    indices: list[int]  # source frame indices, non-decreasing (repeats when output_fps > source fps)
-    fps: float          # frames per second of the selected frames
+    def frames(self) -> Timeline:
+        return self.timeline or Timeline.constant(self.frame_count, self.fps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,86 +119,6 @@ class Video:
     images: torch.Tensor  # (N, H, W, 3) float32 in [0, 1]
     fps: float
     source: VideoInfo
-
-
-def check_options(start_time=None, end_time=None, output_fps=None, skip_first_frames=None,
-                  select_every_nth=None, frame_load_cap=None, resolution=None) -> str | None:
-    """A message a user understands for the first bad option, or None. None values are unknown
-    (e.g. inputs connected to another node) and not checked."""
-    for name, val in (("start_time", start_time), ("end_time", end_time), ("output_fps", output_fps),
-                      ("skip_first_frames", skip_first_frames), ("frame_load_cap", frame_load_cap),
-                      ("resolution", resolution)):
-        if val is not None and (not math.isfinite(val) or val < 0):
-            return f"{name} ({val}) must be 0 or more"
-    if select_every_nth is not None and select_every_nth < 1:
-        return f"select_every_nth ({select_every_nth}) must be at least 1 (1 keeps every frame)"
-    if start_time is not None and end_time is not None and 0 < end_time <= start_time:
-        return (f"end_time ({end_time}) must be greater than start_time ({start_time}), "
-                f"or 0 to read to the end of the video")
-    if resolution is not None and 0 < resolution < SIZE_MULTIPLE:
-        return f"resolution ({resolution}) must be 0 (keep the size) or at least {SIZE_MULTIPLE}"
-    return None
-
-
-def _floor(x: float) -> int:
-    return int(math.floor(x + _EPS))
-
-
-def select_frames(frame_count: int, fps: float, *, start_time: float = 0.0, end_time: float = 0.0,
-                  output_fps: float = 0.0, skip_first_frames: int = 0, select_every_nth: int = 1,
-                  frame_load_cap: int = 0, name: str = "the video") -> Selection:
-    """Which source frames to load, in order, and their fps.
-
-    The time window and resampling are prepare_video's: frames [start_time*fps, end_time*fps)
-    and, for output_fps > 0, ``int(seconds * output_fps)`` frames picked evenly from that range
-    (``np.linspace(start, end, n, endpoint=False)``). Then skip / every-nth / cap, as in
-    VideoHelperSuite. Raises VideoIOError, saying why, when nothing is left."""
-    msg = check_options(start_time, end_time, output_fps, skip_first_frames, select_every_nth, frame_load_cap)
-    if msg:
-        raise VideoIOError(msg)
-    if frame_count < 1 or not fps > 0:
-        raise VideoIOError(f"{name} has no frames to read ({frame_count} frames at {fps} fps)")
-    duration = frame_count / fps
-    about = f"{name} has {frame_count} frames ({duration:.4g} s at {fps:.4g} fps)"
-    if start_time >= duration - _EPS:
-        raise VideoIOError(f"start_time ({start_time} s) is at or after the end of the video: {about}; "
-                           f"choose a start_time below {duration:.4g}")
-    end_t = duration if end_time <= 0 else min(duration, end_time)
-    start_f = _floor(start_time * fps)
-    end_f = frame_count if end_time <= 0 else min(frame_count, _floor(end_t * fps))
-    if output_fps > 0:
-        num = _floor((end_t - start_time) * output_fps)
-        indices = np.linspace(start_f, end_f, num, endpoint=False).astype(int).tolist()
-        rate = float(output_fps)
-    else:
-        indices = list(range(start_f, end_f))
-        rate = float(fps)
-    if not indices:
-        raise VideoIOError(f"the time window {start_time}-{end_t:.4g} s"
-                           + (f" at output_fps {output_fps}" if output_fps > 0 else "")
-                           + f" holds no frame: {about}; widen the window"
-                           + (" or raise output_fps" if output_fps > 0 else ""))
-    in_window = len(indices)
-    window_note = "" if in_window == frame_count else f", {in_window} of them in the time window / at output_fps"
-    indices = indices[skip_first_frames:]
-    if not indices:
-        raise VideoIOError(f"skip_first_frames ({skip_first_frames}) skips every frame: {about}{window_note}; "
-                           f"use a value below {in_window}")
-    indices = indices[::select_every_nth]
-    rate /= select_every_nth
-    if frame_load_cap > 0:
-        indices = indices[:frame_load_cap]
-    return Selection(indices=indices, fps=rate)
-
-
-def target_size(width: int, height: int, resolution: int, multiple: int = SIZE_MULTIPLE) -> tuple[int, int]:
-    """(width, height) with the long side scaled to ``resolution`` and both sides rounded to
-    multiples of ``multiple`` (prepare_video's rule, which uses 64); 0 keeps the size."""
-    if resolution <= 0:
-        return width, height
-    k = resolution / max(width, height)
-    return (max(multiple, int(np.round(width * k / multiple)) * multiple),
-            max(multiple, int(np.round(height * k / multiple)) * multiple))
 
 
 def resize_images(images: torch.Tensor, width: int, height: int, batch: int = 16) -> torch.Tensor:
@@ -247,18 +165,57 @@ def _rate(text: str, unit: str) -> float | None:
     return float(m.group(1)) * (1000 if m.group(2) else 1) if m else None
 
 
+_NOPTS = -(2 ** 63)  # how framecrc writes a missing timestamp
+_STILL_IMAGE_FORMATS = re.compile(r"^(image2|\w+_pipe)$")  # ffmpeg's demuxers for single pictures
+
+
+def _scrub(text: str, path: str, name: str) -> str:
+    """ffmpeg's words with the file's real path replaced by the name the user gave: a client
+    need not learn the server's folders."""
+    return text.replace(path, name).replace(os.path.realpath(path), name)
+
+
+def _timeline(crc: str, fps: float) -> Timeline | None:
+    """The frames' presentation times from ffmpeg's framecrc listing (one line per packet:
+    stream, dts, pts, duration, size, checksum); None when a timestamp is missing (then the
+    container's rate stands)."""
+    tb = re.search(r"^#tb 0: (\d+)/(\d+)", crc, re.MULTILINE)
+    pts, last = [], (None, 0)
+    for line in crc.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        fields = line.split(",")
+        if len(fields) < 5:
+            return None
+        p, d = int(fields[2]), int(fields[3])
+        if p == _NOPTS:
+            return None
+        pts.append(p)
+        if last[0] is None or p > last[0]:
+            last = (p, d)
+    if not tb or not pts or int(tb.group(2)) == 0:
+        return None
+    return Timeline.from_pts(pts, last[1], int(tb.group(1)) / int(tb.group(2)), fps)
+
+
 def probe_video(path: str, name: str | None = None) -> VideoInfo:
-    """Size, fps and exact frame count of the first video stream: one ffmpeg pass that copies
-    packets to the null muxer (demuxing only, no decoding)."""
+    """Size, sample aspect ratio, fps, exact frame count and every frame's presentation time of the
+    first video stream: one ffmpeg pass that copies packets to the framecrc muxer (demuxing only,
+    no decoding; one line per packet)."""
     name = name or os.path.basename(path)
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path, "-map", "0:v:0",
-                           "-c", "copy", "-f", "null", "-"], capture_output=True, check=False)
-    err = proc.stderr.decode("utf-8", "replace")
+                           "-c", "copy", "-f", "framecrc", "-"], capture_output=True, check=False)
+    err = _scrub(proc.stderr.decode("utf-8", "replace"), path, name)
     if proc.returncode != 0:
         if "matches no streams" in err:
             raise VideoIOError(f"video '{name}' has no video stream (audio only?); pick a video file")
         raise _unreadable(path, name, _tail(err))
     header, _, rest = err.partition("Stream mapping:")
+    demuxer = re.search(r"^Input #0, ([\w,]+), from", header, re.MULTILINE)
+    if demuxer and _STILL_IMAGE_FORMATS.match(demuxer.group(1)):
+        kind = demuxer.group(1).removesuffix("_pipe")
+        raise VideoIOError(f"video '{name}' is a still picture ({kind}), not a video; load pictures with "
+                           f"core's Load Image node, or pick a video file")
     stream = re.search(r"Stream #0:\d+.*?: Video: (.*)", header)
     size = stream and re.search(r", (\d+)x(\d+)(?=[\s,\[]|$)", stream.group(1))
     if not size:
@@ -269,19 +226,27 @@ def probe_video(path: str, name: str | None = None) -> VideoInfo:
         raise VideoIOError(f"video '{name}' has no frame rate ffmpeg can read: {_tail(header)}")
     if fps != int(fps) and abs(fps * 1.001 - round(fps * 1.001)) < 0.01:
         fps = round(fps * 1.001) / 1.001  # ffmpeg prints 29.97 for 30000/1001
+    sar_m = re.search(r"\[SAR (\d+):(\d+) DAR", stream.group(1))
+    sar = int(sar_m.group(1)) / int(sar_m.group(2)) if sar_m and int(sar_m.group(1)) and int(sar_m.group(2)) else 1.0
     rot = re.search(r"display ?matrix: rotation of (-?[\d.]+)", header, re.IGNORECASE) \
         or re.search(r"^\s*rotate\s*:\s*(-?\d+)", header, re.MULTILINE)
     if rot and round(abs(float(rot.group(1)))) % 180 == 90:
         width, height = height, width  # ffmpeg applies the rotation when decoding
+        sar = 1.0 / sar  # the pixels turn with the picture
     if re.search(r"partial file|corrupt input packet|Packet corrupt|Invalid data found", rest):
         raise _unreadable(path, name, _tail(rest, errors_only=True))
-    counts = re.findall(r"frame=\s*(\d+)", rest)
-    frame_count = int(counts[-1]) if counts else 0
+    crc = proc.stdout.decode("ascii", "replace")
+    frame_count = sum(1 for ln in crc.splitlines() if ln.strip() and not ln.startswith("#"))
     if frame_count < 1:
         raise VideoIOError(f"video '{name}' contains no video frames")
+    timeline = _timeline(crc, fps) or Timeline.constant(frame_count, fps)
     dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", header)
     duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else None
-    return VideoInfo(width, height, fps, frame_count, duration)
+    if timeline.variable:
+        fps = timeline.fps
+        logger.info("%s has a variable frame rate (%d frames in %.4g s): frames are picked by their timestamps",
+                    name, frame_count, timeline.duration)
+    return VideoInfo(width, height, fps, frame_count, duration, sar, timeline)
 
 
 def decode_frames(path: str, info: VideoInfo, indices: list[int], name: str | None = None) -> np.ndarray:
@@ -312,6 +277,7 @@ def decode_each(path: str, info: VideoInfo, indices: list[int], sink, name: str 
     complete, decoded, surplus, returncode, err = run(("-fps_mode", "passthrough"))
     if not complete and decoded == 0 and "Unrecognized option 'fps_mode'" in err:  # ffmpeg < 5.1
         complete, decoded, surplus, returncode, err = run(("-vsync", "passthrough"))
+    err = _scrub(err, path, name)
     if not complete:
         needed = len(set(indices)) if only_selected else indices[-1] + 1
         raise _unreadable(path, name, f"decoded only {decoded} of the {needed} frames needed (its header says "
@@ -362,22 +328,62 @@ def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[s
     return pos == len(indices), received, surplus, returncode, err
 
 
-def read_video(path: str, *, frame_load_cap: int = 0, skip_first_frames: int = 0, select_every_nth: int = 1,
-               output_fps: float = 0.0, start_time: float = 0.0, end_time: float = 0.0, resolution: int = 0,
-               name: str | None = None) -> Video:
-    """The selected frames of a video file as a ComfyUI IMAGE batch, and their fps."""
+def read_video(path: str, *, name: str | None = None, **options) -> Video:
+    """The selected frames of a video file as a ComfyUI IMAGE batch, and their fps. ``options``:
+    Load Video's (``LOAD_VIDEO_OPTIONS``); missing ones take their defaults, except resolution:
+    0, the displayed size. The output's size
+    in memory is checked before anything is decoded; frames are resized as they arrive, so the
+    source frames are never all held at once."""
     name = name or os.path.basename(path)
-    msg = check_options(start_time, end_time, output_fps, skip_first_frames, select_every_nth,
-                        frame_load_cap, resolution)
-    if msg:
-        raise VideoIOError(msg)
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise TypeError(f"read_video() got unknown option(s) {', '.join(unknown)}")
+    opts = {**DEFAULTS, "resolution": 0, **options}
+    problem = check_options(**opts)
+    if problem:
+        raise VideoIOError(problem.message)
+    info, sel, (width, height) = plan_video(path, name, opts)
+    indices = sel.indices
+    out = torch.empty((len(indices), height, width, 3), dtype=torch.float32)
+    batch = max(1, min(16, (64 << 20) // (info.width * info.height * 3 * 4)))  # ~64 MB of source floats
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        frames = torch.from_numpy(np.stack([f for _, f in pending])).float().div_(255.0)
+        frames = resize_images(frames, width, height)
+        for j, (pos, _) in enumerate(pending):
+            out[pos] = frames[j]
+        pending.clear()
+
+    def keep(pos: int, frame: np.ndarray) -> None:
+        if pos and indices[pos] == indices[pos - 1]:
+            if pending and pending[-1][0] == pos - 1:
+                flush()
+            out[pos] = out[pos - 1]  # output_fps above the video's: the same frame again
+            return
+        pending.append((pos, frame.copy()))
+        if len(pending) >= batch:
+            flush()
+
+    decode_each(path, info, indices, keep, name)
+    if pending:
+        flush()
+    if width % SIZE_MULTIPLE or height % SIZE_MULTIPLE:
+        logger.warning("%s loads as %dx%d, not a multiple of %d, which the samplers need: set a resolution",
+                       name, width, height, SIZE_MULTIPLE)
+    repeats = sel.repeats()
+    logger.info("loaded %d frames of %s (%dx%d -> %dx%d, %.4g fps%s)", len(indices), name, info.width,
+                info.height, width, height, sel.fps, f", {repeats} of them repeats" if repeats else "")
+    return Video(images=out, fps=sel.fps, source=info)
+
+
+def plan_video(path: str, name: str, options: dict) -> tuple[VideoInfo, Selection, tuple[int, int]]:
+    """Probe ``path`` and decide what Load Video outputs with ``options`` (all of them, checked):
+    the source's info, the selection and the output (width, height). Refuses an output beyond
+    the memory budget (the numbers in the message) before anything is decoded."""
     info = probe_video(path, name)
-    sel = select_frames(info.frame_count, info.fps, start_time=start_time, end_time=end_time,
-                        output_fps=output_fps, skip_first_frames=skip_first_frames,
-                        select_every_nth=select_every_nth, frame_load_cap=frame_load_cap, name=f"video '{name}'")
-    frames = decode_frames(path, info, sel.indices, name)
-    images = torch.from_numpy(frames).float().div_(255.0)
-    images = resize_images(images, *target_size(info.width, info.height, resolution))
-    logger.info("loaded %d frames of %s (%dx%d -> %dx%d, %.4g fps)", images.shape[0], name, info.width,
-                info.height, images.shape[2], images.shape[1], sel.fps)
-    return Video(images=images, fps=sel.fps, source=info)
+    sel = select_frames(info.frames(), name=f"video '{name}'",
+                        **{k: v for k, v in options.items() if k != "resolution"})
+    width, height = target_size(*info.display_size, options["resolution"])
+    check_budget(sel, width, height, info.fps, f"video '{name}'", options["output_fps"])
+    return info, sel, (width, height)

@@ -230,3 +230,77 @@ def test_load_video_preview_bad_input_is_a_400_with_a_clear_message(server, quer
     status, body = _preview(server, **query)
     assert status == 400 and needle in body["error"], body
     assert _preview(server, video=DANCE, frame_load_cap=1)[0] == 200  # still serving
+
+
+# -- phone and camera footage, memory, and what the messages reveal ----------------------------
+
+def _ffmpeg(*args):
+    import subprocess
+
+    from t2vz_core import video_io
+    subprocess.run([video_io.ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="module")
+def footage(server):
+    """The issue's files in the server's input folder: a variable frame rate (10 frames in the
+    first second, then one every 0.5 s) and 160x96 with 2:1 pixels (a player shows 320x96)."""
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x96:rate=10:duration=2", "-vf",
+            "setpts='if(lt(N,10),N*0.1,1+(N-10)*0.5)/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", str(server.input_dir / "t2vz_vfr.mp4"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x96:rate=10:duration=1", "-vf", "setsar=2", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", str(server.input_dir / "t2vz_sar2.mp4"))
+    return {"vfr": "t2vz_vfr.mp4", "sar": "t2vz_sar2.mp4"}
+
+
+@pytest.mark.parametrize("clip,options,shape", [
+    ("vfr", {"end_time": 1.0}, (10, 96, 160, 3)),         # a player shows 10 frames before 1.0 s
+    ("vfr", {"output_fps": 2.0, "end_time": 3.0}, (6, 96, 160, 3)),
+    ("sar", {"resolution": 256}, (10, 80, 256, 3)),       # displayed 320x96: 256x80, not 256x152
+    ("sar", {}, (10, 96, 320, 3)),
+])
+def test_phone_and_camera_footage_load_as_a_player_shows_them(server, footage, clip, options, shape):
+    frames = _pngs(server, _save(_load(footage[clip], **options)))
+    assert frames.shape == shape
+    status, info = _preview(server, video=footage[clip], **{"resolution": 0, **options})
+    assert status == 200, info
+    assert (info["frame_count"], info["height"], info["width"]) == shape[:3]
+
+
+@pytest.mark.parametrize("options,needle", [
+    ({"resolution": 100000}, "resolution (100000) must be at most 16384"),
+    ({"output_fps": 1e6}, "output_fps (1000000.0) must be at most 1000"),
+])
+def test_options_beyond_the_schema_are_refused_at_queue_time(server, options, needle):
+    reply = server.queue(_save(_load(**options)))
+    assert "prompt_id" not in reply and needle in json.dumps(reply["node_errors"]), reply
+    status, body = _preview(server, video=DANCE, **options)
+    assert status == 400 and needle.split(" must")[0].split(" (")[0] in body["error"], body
+
+
+def test_an_output_beyond_the_memory_budget_is_refused_with_the_numbers_before_decoding(server):
+    options = {"resolution": 16384, "output_fps": 1000.0}  # within the schema: 4000 frames of 16384x16384
+    entry = server.run(_save(_load(**options)))
+    assert entry["status"]["status_str"] == "error"
+    err = execution_error(entry)
+    message = err["exception_message"]
+    assert message.startswith(f"video '{DANCE}' would load as 4000 frames of 16384x16384: 12.9 TB as an IMAGE "
+                              f"batch (4000 x 16384 x 16384 x 3 values x 4 bytes), more than Load Video's limit")
+    assert "lower resolution, set frame_load_cap" in message and "lower output_fps" in message
+    assert "decode" not in "".join(err["traceback"])  # refused from the probe alone
+    status, body = _preview(server, video=DANCE, **options)
+    assert status == 400 and body["error"] == message.rstrip()  # the editor says the same
+    assert _pngs(server, _save(_load(frame_load_cap=1, resolution=64))).shape == (1, 64, 64, 3)  # still serving
+
+
+def test_messages_do_not_spell_out_the_servers_input_folder(server, shared_assets):
+    folder = str(server.input_dir)
+    entry = server.run(_save(_load(_bad_file(server, "t2vz_cut.mp4", (shared_assets / "pose_dance1.mp4").read_bytes()[:2048]))))
+    err = execution_error(entry)
+    assert "moov atom not found" in err["exception_message"] and folder not in err["exception_message"]
+    assert err["exception_type"] == "ValueError"  # not a type named after the install folder
+    for name in ("missing.mp4", "../x.mp4", "t2vz_cut.mp4"):
+        status, body = _preview(server, video=name)
+        assert status == 400 and folder not in body["error"], body
+    reply = server.queue(_save(_load("nope.mp4")))
+    assert folder not in json.dumps(reply) and "ComfyUI's input folder" in json.dumps(reply)

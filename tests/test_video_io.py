@@ -14,8 +14,8 @@ import torch
 
 import nodes
 from support.media import read_video as read_with_pyav
-from t2vz_core import edges, video_io
-from t2vz_core.video_io import VideoIOError, select_frames, target_size
+from t2vz_core import edges, video_io, video_select
+from t2vz_core.video_io import Timeline, VideoIOError, select_frames, target_size
 
 ASSETS = {"pose_dance1.mp4": (16, 4.0), "canny_girl_turning.mp4": (8, 4.0), "pix2pix_camel.mp4": (8, 5.0)}
 
@@ -48,7 +48,7 @@ def _prepare_video_indices(n_frames, fps, start_t=0.0, end_t=-1.0, output_fps=-1
      [6, 10], 1.0),
 ])
 def test_select_frames(kwargs, indices, fps):
-    sel = select_frames(16, 4.0, **kwargs)
+    sel = select_frames(Timeline.constant(16, 4.0), **kwargs)
     assert sel.indices == indices
     assert sel.fps == pytest.approx(fps)
 
@@ -58,14 +58,15 @@ def test_select_frames(kwargs, indices, fps):
     (300, 30.0, 2.0, 7.5, 24), (50, 10.0, 0.0, 20.0, 10), (40, 8.0, 1.5, -1, 12),
 ])
 def test_time_window_and_fps_match_prepare_video(n, fps, start, end, out_fps):
-    sel = select_frames(n, fps, start_time=start, end_time=max(end, 0.0), output_fps=out_fps)
+    sel = select_frames(Timeline.constant(n, fps), start_time=start, end_time=max(end, 0.0), output_fps=out_fps)
     assert sel.indices == _prepare_video_indices(n, fps, start, end, out_fps)
     assert sel.fps == out_fps
 
 
 def test_keeping_the_source_fps_takes_every_frame_of_the_window():
-    assert select_frames(16, 4.0).indices == _prepare_video_indices(16, 4.0)  # original: output_fps=int(fps)
-    assert select_frames(300, 30000 / 1001, start_time=2.0, end_time=3.0).indices == list(range(59, 89))
+    assert select_frames(Timeline.constant(16, 4.0)).indices == _prepare_video_indices(16, 4.0)  # output_fps=int(fps)
+    assert select_frames(Timeline.constant(300, 30000 / 1001), start_time=2.0,
+                         end_time=3.0).indices == list(range(59, 89))
 
 
 @pytest.mark.parametrize("kwargs,needles", [
@@ -82,17 +83,19 @@ def test_keeping_the_source_fps_takes_every_frame_of_the_window():
 ])
 def test_select_frames_says_why_nothing_is_left(kwargs, needles):
     with pytest.raises(VideoIOError) as err:
-        select_frames(16, 4.0, name="video 'clip.mp4'", **kwargs)
+        select_frames(Timeline.constant(16, 4.0), name="video 'clip.mp4'", **kwargs)
     for needle in needles:
         assert needle in str(err.value)
 
 
 def test_check_options():
-    assert video_io.check_options(0.0, 0.0, 0.0, 0, 1, 0, 0) is None
+    assert video_io.check_options(**video_io.DEFAULTS) is None
     assert video_io.check_options(start_time=1.0, end_time=0.0) is None  # 0 = to the end
-    assert "end_time (1.0) must be greater than start_time (1.0)" in video_io.check_options(1.0, 1.0)
-    assert "resolution (4)" in video_io.check_options(resolution=4)
-    assert "output_fps (-2.0)" in video_io.check_options(output_fps=-2.0)
+    problem = video_io.check_options(start_time=1.0, end_time=1.0)
+    assert problem.input == "end_time" and "end_time (1.0) must be greater than start_time (1.0)" in problem.message
+    assert str(video_io.check_options(resolution=4)).startswith("resolution: resolution (4)")
+    assert str(video_io.check_options(output_fps=-2.0)).startswith("output_fps: output_fps (-2.0)")
+    assert str(video_io.check_options(resolution=100000)) == "resolution: resolution (100000) must be at most 16384"
 
 
 @pytest.mark.parametrize("w,h,res,expected", [
@@ -159,7 +162,7 @@ def _ffmpeg(*args):
 
 def test_rotated_video_comes_out_upright(shared_assets, tmp_path):
     plain, rotated = tmp_path / "wide.mp4", tmp_path / "rotated.mp4"
-    _ffmpeg("-i", str(shared_assets / "pose_dance1.mp4"), "-frames:v", "4", "-vf", "scale=128:72",
+    _ffmpeg("-i", str(shared_assets / "pose_dance1.mp4"), "-frames:v", "4", "-vf", "scale=128:72,setsar=1",
             "-c:v", "libx264", str(plain))
     _ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", str(rotated))  # same packets, rotated
     a = video_io.read_video(str(plain)).images
@@ -251,6 +254,139 @@ def test_resolve_in_folder(tmp_path):
     assert video_io.list_videos(str(inside)) == ["a.mp4", "link.mp4"]
 
 
+# -- what a player shows: variable frame rate, non-square pixels, still pictures, memory -----
+
+def _player(path):
+    """(frames, presentation times in seconds) as a player decodes them (PyAV), in display order."""
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [(f.time, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    frames.sort(key=lambda tf: tf[0])
+    t0 = frames[0][0]
+    return np.stack([f for _, f in frames]), [t - t0 for t, _ in frames]
+
+
+def _shown_at(times, seconds):
+    """Index of the frame a player shows at ``seconds``."""
+    return max(i for i, t in enumerate(times) if t <= seconds + 1e-9)
+
+
+@pytest.fixture(scope="module")
+def phone_clips(tmp_path_factory):
+    """The issue's files: vfr.mp4 (10 frames in the first second, then one every 0.5 s) and
+    160x96 clips with 2:1 and 1:2 pixels."""
+    folder = tmp_path_factory.mktemp("phone_clips")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x96:rate=10:duration=2", "-vf",
+            "setpts='if(lt(N,10),N*0.1,1+(N-10)*0.5)/TB'", "-fps_mode", "vfr", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", str(folder / "vfr.mp4"))
+    for sar in ("2", "1/2"):
+        _ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x96:rate=10:duration=1", "-vf", f"setsar={sar}",
+                "-c:v", "libx264", "-pix_fmt", "yuv420p", str(folder / f"sar{sar.replace('/', '_')}.mp4"))
+    return folder
+
+
+def test_variable_frame_rate_time_window_takes_the_frames_a_player_shows(phone_clips):
+    path = phone_clips / "vfr.mp4"
+    ref, times = _player(path)
+    assert len(times) == 20 and sum(t < 1.0 for t in times) == 10  # the file is what the issue describes
+    full = video_io.read_video(str(path))
+    assert tuple(full.images.shape) == (20, 96, 160, 3)
+    assert np.abs(full.images.numpy() * 255.0 - ref).max() <= 1.0
+    for start, end in ((0.0, 1.0), (0.35, 2.0), (1.2, 3.6)):
+        video = video_io.read_video(str(path), start_time=start, end_time=end)
+        first, stop = _shown_at(times, start), _shown_at(times, end)
+        assert video.images.shape[0] == stop - first, (start, end)
+        assert torch.equal(video.images, full.images[first:stop])
+        assert video.fps == pytest.approx((stop - first) / (times[stop] - times[first]))  # the real rate
+    assert video_io.read_video(str(path), end_time=1.0).fps == pytest.approx(10.0)
+
+
+def test_variable_frame_rate_output_fps_picks_the_frame_shown_at_each_output_time(phone_clips):
+    path = phone_clips / "vfr.mp4"
+    _, times = _player(path)
+    full = video_io.read_video(str(path)).images
+    video = video_io.read_video(str(path), output_fps=2.0, end_time=3.0)
+    expected = [_shown_at(times, k / 2.0) for k in range(6)]
+    assert expected == [0, 5, 10, 11, 12, 13]
+    assert video.fps == 2.0 and torch.equal(video.images, full[expected])
+    fast = video_io.read_video(str(path), output_fps=4.0, start_time=1.0, end_time=2.0)  # 2 fps there: repeats
+    assert torch.equal(fast.images, full[[10, 10, 11, 11]])
+
+
+@pytest.mark.parametrize("clip,resolution,size", [
+    ("sar2.mp4", 0, (320, 96)), ("sar2.mp4", 256, (256, 80)),
+    ("sar1_2.mp4", 0, (80, 96)), ("sar1_2.mp4", 256, (216, 256)),
+])
+def test_non_square_pixels_come_out_as_a_player_shows_them(phone_clips, clip, resolution, size):
+    path = phone_clips / clip
+    assert _player(path)[0].shape[1:3] == (96, 160)  # stored 160x96: a node ignoring SAR keeps 5:3
+    # what ffmpeg says a player shows: the display aspect ratio, and the picture stretched to it
+    probe = subprocess.run([video_io.ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    num, den = map(int, __import__("re").search(r"DAR (\d+):(\d+)", probe.stderr).groups())
+    video = video_io.read_video(str(path), resolution=resolution)
+    n, h, w, _ = video.images.shape
+    assert (w, h) == size and n == 10
+    assert abs(h - w * den / num) <= video_io.SIZE_MULTIPLE / 2, (w, h, num, den)  # up to rounding to 8
+    shown = phone_clips / f"shown_{clip}_{resolution}.mp4"  # ffmpeg's own stretch to that size
+    _ffmpeg("-y", "-i", str(path), "-vf", f"scale={w}:{h}:flags=bilinear,setsar=1", "-c:v", "libx264", "-crf", "0",
+            "-pix_fmt", "yuv444p", str(shown))
+    ref, _ = _player(shown)
+    diff = np.abs(video.images.numpy() * 255.0 - ref.astype(np.float32)).mean()
+    assert diff < 6.0, diff  # the same picture, up to the two resizers
+
+
+def test_a_still_picture_renamed_mp4_is_refused(tmp_path):
+    from PIL import Image
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / "photo.png")
+    (tmp_path / "photo.mp4").write_bytes((tmp_path / "photo.png").read_bytes())
+    with pytest.raises(VideoIOError, match=r"video 'photo.mp4' is a still picture \(png\), not a video; load pictures "
+                                           r"with core's Load Image node"):
+        video_io.read_video(str(tmp_path / "photo.mp4"))
+
+
+def test_one_frame_videos_still_load(shared_assets, tmp_path):
+    one = tmp_path / "one.mp4"
+    _ffmpeg("-i", str(shared_assets / "pose_dance1.mp4"), "-frames:v", "1", "-vf", "scale=64:64", str(one))
+    video = video_io.read_video(str(one))
+    assert tuple(video.images.shape) == (1, 64, 64, 3) and video.fps == 4.0
+
+
+def test_an_output_beyond_the_memory_budget_is_refused_before_decoding(shared_assets, monkeypatch):
+    path = str(shared_assets / "pose_dance1.mp4")  # 16 frames of 512x512 at 4 fps
+    decoded = []
+    monkeypatch.setattr(video_io, "decode_each", lambda *a, **k: decoded.append(a))
+    monkeypatch.setenv(video_select.ENV_BUDGET, "0.05")  # 50 MB
+    with pytest.raises(VideoIOError) as err:
+        video_io.read_video(path, resolution=512)  # 16 x 512 x 512 x 3 x 4 = 50.3 MB
+    assert str(err.value).startswith(
+        "video 'pose_dance1.mp4' would load as 16 frames of 512x512: 50.3 MB as an IMAGE batch "
+        "(16 x 512 x 512 x 3 values x 4 bytes), more than Load Video's limit of 50 MB (set by "
+        "T2VZ_LOAD_VIDEO_MAX_GB); lower resolution, set frame_load_cap or select_every_nth")
+    with pytest.raises(VideoIOError, match=r"would load as 4000 frames of 16384x16384: 12.9 TB .* lower "
+                                           r"output_fps \(above the video's 4 fps it repeats frames\)"):
+        video_io.read_video(path, resolution=16384, output_fps=1000.0)
+    assert decoded == []
+    monkeypatch.undo()
+    monkeypatch.setattr(video_io, "decode_each", lambda *a, **k: decoded.append(a))
+    budget, why = video_select.memory_budget()
+    assert budget > 1e9 and why.startswith("half of this machine's memory")
+    with pytest.raises(VideoIOError, match="would load as 4000 frames"):
+        video_io.read_video(path, resolution=16384, output_fps=1000.0)
+    assert decoded == []
+    monkeypatch.undo()
+    assert video_io.read_video(path, resolution=504, frame_load_cap=1).images.shape == (1, 504, 504, 3)
+
+
+def test_output_fps_above_the_videos_repeats_frames_and_says_so(shared_assets, caplog):
+    path = str(shared_assets / "canny_girl_turning.mp4")  # 8 frames at 4 fps
+    with caplog.at_level("INFO", logger=video_io.__name__):
+        video = video_io.read_video(path, output_fps=8.0, resolution=64)
+    assert video.images.shape[0] == 16 and video.fps == 8.0
+    assert all(torch.equal(video.images[2 * i], video.images[2 * i + 1]) for i in range(8))
+    assert "8 of them repeats" in caplog.text
+
+
 # -- canny (pure) ----------------------------------------------------------------------------
 
 def _square(level=255, size=64, lo=16, hi=48):
@@ -339,21 +475,23 @@ def test_load_video_node(dance):
     assert tuple(images.shape) == (8, 256, 256, 3) and fps == 2.0 and count == 8
     images, fps, count = cls.execute(video=dance, resolution=0, frame_load_cap=4).result
     assert tuple(images.shape) == (4, 512, 512, 3) and fps == 4.0 and count == 4
-    # (the node's VideoIOError is the copy ComfyUI's loader imported, so match the base class)
-    with pytest.raises(RuntimeError, match="skip_first_frames \\(16\\) skips every frame: video 'dance.mp4' has 16"):
+    # a plain ValueError (ComfyUI names an error's type by its module: for the pack, its install path)
+    with pytest.raises(ValueError, match="skip_first_frames \\(16\\) skips every frame: video 'dance.mp4' has 16"):
         cls.execute(video=dance, skip_first_frames=16)
 
 
 def test_load_video_validation(dance):
     cls = nodes.NODE_CLASS_MAPPINGS[LOAD]
     assert cls.validate_inputs(video=dance, start_time=0.0, end_time=0.0) is True
-    assert "points outside ComfyUI's input folder" in cls.validate_inputs(video="../" + dance)
+    assert cls.validate_inputs(video="../" + dance).startswith("video: video '../dance.mp4' points outside ComfyUI's "
+                                                               "input folder")
     assert "is an absolute path" in cls.validate_inputs(video="/etc/passwd")
     assert "'gone.mp4' was not found" in cls.validate_inputs(video="gone.mp4")
-    assert "end_time (1.0) must be greater than start_time (2.0)" in cls.validate_inputs(
-        video=dance, start_time=2.0, end_time=1.0)
+    assert cls.validate_inputs(video=dance, start_time=2.0, end_time=1.0).startswith(
+        "end_time: end_time (1.0) must be greater than start_time (2.0)")  # on the input it is about
     assert "frame_load_cap (-3) must be 0 or more" in cls.validate_inputs(frame_load_cap=-3)
-    with pytest.raises(RuntimeError, match="points outside"):
+    assert cls.validate_inputs(video=dance, resolution=100000) == "resolution: resolution (100000) must be at most 16384"
+    with pytest.raises(ValueError, match="points outside"):
         cls.execute(video="../" + dance)
 
 

@@ -5,19 +5,26 @@ import { app } from "../../../scripts/app.js";
 import { chain, formatFps, mediaWidget, viewUrl } from "./t2vz_media.js";
 
 const NODE = "T2VZ_LoadVideo";
-const OPTIONS = ["frame_load_cap", "skip_first_frames", "select_every_nth", "resolution", "output_fps",
-                 "start_time", "end_time"];
 const DEBOUNCE_MS = 300;
 
 function isLinked(node, name) {
   return !!node.inputs?.some((i) => i.name === name && i.link != null);
 }
 
+// The node's inputs as the server declares them (video and every option, in order): the preview
+// route takes the same names, so no list of options is written here.
+function inputNames(nodeData) {
+  const order = nodeData.input_order ?? {};
+  const names = [...(order.required ?? Object.keys(nodeData.input?.required ?? {})),
+                 ...(order.optional ?? Object.keys(nodeData.input?.optional ?? {}))];
+  return names.includes("video") ? names : ["video", ...names];
+}
+
 // The query for the preview, and the options that come from links (unknown until the graph runs).
 function query(node) {
   const params = new URLSearchParams();
   const linked = [];
-  for (const name of ["video", ...OPTIONS]) {
+  for (const name of node.t2vzInputNames) {
     if (isLinked(node, name)) { linked.push(name); continue; }
     const w = node.widgets?.find((x) => x.name === name);
     if (w === undefined || w.value === undefined || w.value === null) continue;
@@ -29,6 +36,7 @@ function query(node) {
 function caption(info, linked) {
   let text = `${info.frame_count} frames · ${info.width}×${info.height} · ${formatFps(info.fps)} fps`;
   if (info.shown_frames < info.frame_count) text += ` (preview: first ${info.shown_frames})`;
+  for (const note of info.notes ?? []) text += ` · ${note}`;
   if (linked.length) text += ` · linked, shown with defaults: ${linked.join(", ")}`;
   return text;
 }
@@ -105,9 +113,11 @@ app.registerExtension({
     if (nodeData.name !== NODE) return;
 
     const proto = nodeType.prototype;
+    const names = inputNames(nodeData);
+    proto.t2vzInputNames = names;
     chain(proto, "onNodeCreated", function () {
       const node = this;
-      for (const name of ["video", ...OPTIONS]) {
+      for (const name of names) {
         const w = this.widgets?.find((x) => x.name === name);
         if (w) chain(w, "callback", () => schedule(node));
       }
