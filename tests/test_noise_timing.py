@@ -87,3 +87,24 @@ def test_timing_errors_name_the_input(steps, t0, t1, mode, input_name, needle):
     assert str(problem).startswith(f"{input_name}: ")
     with pytest.raises(ValueError, match="must|not one of"):
         timing.resolve(steps, t0, t1, mode)
+
+
+def test_long_noise_loops_stop_at_the_cancel_button(monkeypatch):
+    """Per-frame noise for thousands of frames looks at ComfyUI's cancel flag every
+    interrupt.BATCH frames, so a cancel during the first phase ends the run at once."""
+    from t2vz_core import interrupt
+
+    class Cancelled(Exception):
+        pass
+
+    calls = []
+
+    def check():
+        calls.append(1)
+        if len(calls) == 3:
+            raise Cancelled
+
+    monkeypatch.setattr(interrupt, "check", check)
+    with pytest.raises(Cancelled):
+        noise.frame_noise(0, range(5000), (4, 8, 8), noise.STREAM_RENOISE)
+    assert len(calls) == 3  # stopped at the third batch, not after 5000 frames
