@@ -7,7 +7,9 @@ from comfy_api.latest import ComfyExtension, io
 
 from .attention import CrossFrameAttention, CrossFrameControlNet
 from . import routes
+from .camera import CameraPathNode
 from .conditioning import CannyEdges
+from .prompts import PromptSchedule
 from .text2video import MotionFieldLatentInit, Text2VideoZeroSampler, VideoSampler
 from .video_io import LoadVideo, SaveGIF
 from .video_sampler import VideoKSampler, VideoSamplerCustom
@@ -23,6 +25,8 @@ NODES: list[type[io.ComfyNode]] = [
     LoadVideo,
     CannyEdges,
     SaveGIF,
+    CameraPathNode,
+    PromptSchedule,
 ]
 
 routes.register()
