@@ -146,7 +146,8 @@ class CameraPath:
         cached = self._table.get("columns")
         if cached is not None and len(cached["pan_x"]) >= count:
             return cached
-        count = max(count, 1)
+        # grow geometrically: a long video warped chunk by chunk asks for ever later frames
+        count = max(count, 2 * len(cached["pan_x"]) if cached is not None else 1)
         cols: dict[str, list[float]] = {}
         for name in ("pan_x", "pan_y", "roll"):
             values = getattr(self, name).values(count)
