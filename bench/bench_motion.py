@@ -46,7 +46,8 @@ def main() -> None:
     t_ref = time.perf_counter() - start
 
     stamps: list[float] = []
-    sys.modules["comfy.model_management"] = types.SimpleNamespace(
+    sys.modules["comfy"] = types.SimpleNamespace()  # a stand-in ComfyUI: its interrupt check, timed
+    sys.modules["comfy.model_management"] = sys.modules["comfy"].model_management = types.SimpleNamespace(
         throw_exception_if_processing_interrupted=lambda: stamps.append(time.perf_counter()))
     start = time.perf_counter()
     ours = motion.warp_latents(lat, 12, 12, ids)

@@ -7,9 +7,9 @@ from comfy_api.latest import io
 
 from ..t2vz_core.camera import MODES, CameraPath
 from ..t2vz_core.schedule import ScheduleError
-from ._common import advanced
+from ._common import CATEGORY, advanced, as_node
 
-CATEGORY = "Text2Video-Zero"
+DISPLAY_NAME = "Camera Path (T2VZ_CameraPath)"
 log = logging.getLogger(__name__)
 
 # The custom io type: connect T2VZ_MOTION outputs to ``Motion.Input("motion", ...)``.
@@ -85,7 +85,8 @@ class CameraPathNode(io.ComfyNode):
     @classmethod
     def execute(cls, pan_x="0", pan_y="0", zoom="1", roll="0", centre_x=0.5, centre_y=0.5,
                 mode="accumulated") -> io.NodeOutput:
-        path = CameraPath.from_schedules(pan_x=pan_x, pan_y=pan_y, zoom=zoom, roll=roll, centre_x=centre_x,
-                                         centre_y=centre_y, mode=mode)
+        with as_node(DISPLAY_NAME):
+            path = CameraPath.from_schedules(pan_x=pan_x, pan_y=pan_y, zoom=zoom, roll=roll, centre_x=centre_x,
+                                             centre_y=centre_y, mode=mode)
         log.debug("%s", path.describe())
         return io.NodeOutput(path)

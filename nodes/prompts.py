@@ -4,9 +4,9 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..t2vz_core import prompts
+from . import _common as c
 
-CATEGORY = "Text2Video-Zero"
-MAX_FRAMES = 4096
+DISPLAY_NAME = "Prompt Schedule (T2VZ_PromptSchedule)"
 
 
 def _encoder(clip):
@@ -29,7 +29,7 @@ class PromptSchedule(io.ComfyNode):
         return io.Schema(
             node_id="T2VZ_PromptSchedule",
             display_name="Prompt Schedule (T2VZ)",
-            category=f"{CATEGORY}/conditioning",
+            category=f"{c.CATEGORY}/conditioning",
             description=(
                 "Prompt travel: prompts at keyframes, blended frame by frame into one conditioning row per "
                 "frame (text and pooled embeddings, linearly between keyframes). Frame 0 is the anchor every "
@@ -42,9 +42,8 @@ class PromptSchedule(io.ComfyNode):
                                     "JSON object. Frames between two keyframes blend their prompts; before "
                                     "the first and after the last keyframe its prompt holds. Long prompts are "
                                     "fine: shorter ones are padded with empty-prompt chunks to the same length."),
-                io.Int.Input("video_length", default=16, min=1, max=MAX_FRAMES,
-                             tooltip="Number of frames: one conditioning row per frame. Must equal the "
-                                 "sampler's video_length."),
+                c.int_input("video_length", 8, "Number of frames: one conditioning row per frame. Must equal "
+                            "the sampler's video_length."),
             ],
             outputs=[
                 io.Conditioning.Output("conditioning", tooltip="One row per frame (frame k = row k). Connect to "
@@ -54,8 +53,9 @@ class PromptSchedule(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, keyframes=None, video_length=None):
-        if video_length is not None and not 1 <= video_length <= MAX_FRAMES:
-            return f"video_length: {video_length} must be between 1 and {MAX_FRAMES}"
+        checked = c.validate(video_length=video_length)
+        if checked is not True:
+            return checked
         if keyframes is not None:
             try:
                 prompts.parse_keyframes(keyframes)
@@ -64,7 +64,8 @@ class PromptSchedule(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, clip, keyframes, video_length=16) -> io.NodeOutput:
-        if clip is None:
-            raise ValueError("clip: no CLIP connected; connect Load Checkpoint's CLIP output")
-        return io.NodeOutput(prompts.schedule_conditioning(_encoder(clip), keyframes, video_length))
+    def execute(cls, clip, keyframes, video_length=8) -> io.NodeOutput:
+        with c.as_node(DISPLAY_NAME):
+            if clip is None:
+                raise prompts.PromptScheduleError("clip: no CLIP connected; connect Load Checkpoint's CLIP output")
+            return io.NodeOutput(prompts.schedule_conditioning(_encoder(clip), keyframes, video_length))

@@ -23,14 +23,16 @@ from typing import Callable
 
 import torch
 
+from .problem import UserError
+
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 1_000_000
-EXAMPLE = '"0": "a cat walking on a street",\n"16": "a tiger walking on a street"'
+EXAMPLE = '"0": "a cat walking on a street",\n"7": "a tiger walking on a street"'
 _LINE = re.compile(r'^\s*"?\s*([^":]*?)\s*"?\s*:\s*(".*")\s*,?\s*$')
 
 
-class PromptScheduleError(ValueError):
+class PromptScheduleError(UserError):
     """Bad keyframes or an encoder the schedule cannot use; the message names the input."""
 
 

@@ -10,12 +10,14 @@ import math
 import re
 from dataclasses import dataclass
 
+from .problem import UserError
+
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _FRAME = re.compile(r"\d+")
 MAX_FRAME = 1_000_000
 
 
-class ScheduleError(ValueError):
+class ScheduleError(UserError):
     """A schedule string that cannot be read; the message starts with the input's name."""
 
 

@@ -3,7 +3,6 @@ quarter turns, rotation without shear on non-square frames, schedules, and inter
 from __future__ import annotations
 
 import math
-import types
 
 import pytest
 import torch
@@ -227,8 +226,8 @@ def test_a_long_warp_checks_for_interrupts_between_batches(monkeypatch):
         if len(calls) == 3:
             raise Interrupted
 
-    monkeypatch.setitem(__import__("sys").modules, "comfy.model_management",
-                        types.SimpleNamespace(throw_exception_if_processing_interrupted=check))
+    import comfy.model_management
+    monkeypatch.setattr(comfy.model_management, "throw_exception_if_processing_interrupted", check)
     lat = torch.zeros(300, 4, 8, 8)
     with pytest.raises(Interrupted):
         CameraPath.from_schedules(roll="1").warp(lat, list(range(300)))

@@ -108,7 +108,7 @@ def test_prompt_schedule_with_prompts_of_one_and_three_chunks(clip):
 @pytest.mark.parametrize("inputs,message", [
     (dict(keyframes='"0": "a cat"\n"eight": "a tiger"'), "keyframes: line 2: the frame 'eight' must be a whole number"),
     (dict(keyframes="   "), "keyframes: no keyframes"),
-    (dict(video_length=5000), "video_length: 5000 must be between 1 and 4096"),
+    (dict(video_length=5000), "video_length: video_length (5000) must be between 1 and 4096"),
 ])
 def test_prompt_schedule_messages_start_with_the_input(inputs, message):
     args = dict(keyframes='"0": "a cat"', video_length=8)
