@@ -7,8 +7,10 @@ from comfy_api.latest import ComfyExtension, io
 
 from .attention import CrossFrameAttention, CrossFrameControlNet
 from . import routes
+from .camera import CameraPathNode
 from .conditioning import CannyEdges
 from .parts import FramePart
+from .prompts import PromptSchedule
 from .text2video import MotionFieldLatentInit, Text2VideoZeroSampler, VideoSampler
 from .video_io import LoadVideo, SaveGIF
 from .video_sampler import VideoKSampler, VideoSamplerCustom
@@ -25,6 +27,8 @@ NODES: list[type[io.ComfyNode]] = [
     CannyEdges,
     SaveGIF,
     FramePart,
+    CameraPathNode,
+    PromptSchedule,
 ]
 
 routes.register()

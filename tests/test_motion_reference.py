@@ -1,4 +1,4 @@
-"""The motion-field warp equals diffusers' create_motion_field_and_warp_latents exactly."""
+"""The motion-field warp (and a translation camera path) equals diffusers' create_motion_field_and_warp_latents exactly."""
 from __future__ import annotations
 
 import pytest
@@ -7,6 +7,7 @@ from diffusers.pipelines.deprecated.text_to_video_synthesis.pipeline_text_to_vid
     create_motion_field_and_warp_latents,
 )
 
+from t2vz_core.camera import CameraPath
 from t2vz_core.motion import warp_latents
 
 
@@ -20,6 +21,8 @@ def test_warp_equals_reference(sx, sy, hw, frame_ids):
     ref = create_motion_field_and_warp_latents(sx, sy, frame_ids=frame_ids, latents=latents)
     ours = warp_latents(latents, sx, sy, frame_ids)
     assert torch.equal(ours, ref)
+    # the same motion as a T2VZ_MOTION camera path
+    assert torch.equal(CameraPath.translation(sx, sy).warp(latents, frame_ids), ref)
 
 
 def test_frame_zero_is_not_moved_and_motion_moves_content():
