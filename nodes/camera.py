@@ -7,13 +7,11 @@ from comfy_api.latest import io
 
 from ..t2vz_core.camera import MODES, CameraPath
 from ..t2vz_core.schedule import ScheduleError
-from ._common import CATEGORY, advanced, as_node
+from ._common import CATEGORY, MOTION, advanced, as_node
 
 DISPLAY_NAME = "Camera Path (T2VZ_CameraPath)"
 log = logging.getLogger(__name__)
 
-# The custom io type: connect T2VZ_MOTION outputs to ``Motion.Input("motion", ...)``.
-Motion = io.Custom("T2VZ_MOTION")
 
 _SCHEDULE_HELP = ("A number (the same every frame) or keyframes like \"0:(0), 12:(8), 24:(-4)\": linear "
                   "between keyframes; before the first and after the last keyframe its value holds (so a "
@@ -59,7 +57,7 @@ class CameraPathNode(io.ComfyNode):
                                    "from frame 0 (frame 0's own value is subtracted, so frame 0 never moves)."),
             ],
             outputs=[
-                Motion.Output("motion", tooltip="The camera path (T2VZ_MOTION). Connect it to the 'motion' "
+                MOTION.Output("motion", tooltip="The camera path (T2VZ_MOTION). Connect it to the 'motion' "
                               "input of Text2Video-Zero Sampler or Motion-Field Latent Init; it replaces their "
                               "motion_field_strength_x/_y."),
             ],

@@ -50,6 +50,8 @@ VIDEO = dict(width=512, height=512, video_length=8, motion_field_strength_x=12.0
              t0=44, t1=47, t_mode="scaled from 50 steps", use_motion_field=True, frame_start=0, frame_count=0)
 SHARED_NOISE = "shared (same noise for every frame)"
 FIRST_FRAME_IMAGE = "t2vz_first_frame.png"
+TRAVEL = ('"0": "a horse galloping on a street in spring, high quality, detailed",\n'
+          '"15": "a horse galloping on a street in winter, snow, high quality, detailed"')
 NEEDS_SD15 = (f"Needs an SD1.5 checkpoint in models/checkpoints, for example {SD15} (any SD1.x base, "
               "DreamBooth or fine-tune works; LoRAs can be added with Load LoRA).")
 NEEDS_SDXL = (f"Needs an SDXL checkpoint in models/checkpoints, for example {SDXL} (SDXL fine-tunes and "
@@ -102,6 +104,19 @@ def image_to_video(g: Graph, *, prefix):
                     first_frame=encoded["LATENT"], first_frame_mode="pinned", image_strength=0.5,
                     first_frame_release=0.5)
     decode_and_save(g, sampler["LATENT"], loader["VAE"], 4.0, prefix)
+
+
+def prompt_travel(g: Graph, *, prefix):
+    """Prompt travel: a prompt schedule (one conditioning row per frame) into the sampler."""
+    loader = g.add("CheckpointLoaderSimple", ckpt_name=SD15)
+    schedule = g.add("T2VZ_PromptSchedule", "Prompt schedule", clip=loader["CLIP"], keyframes=TRAVEL,
+                     video_length=16)
+    neg = g.add("CLIPTextEncode", "Negative prompt", text=NEGATIVE, clip=loader["CLIP"])
+    sampler = g.add("T2VZ_Sampler", model=loader["MODEL"], positive=schedule["CONDITIONING"],
+                    negative=neg["CONDITIONING"], **SAMPLING, **{**VIDEO, "video_length": 16,
+                                                                  "motion_field_strength_y": 0.0}, chunk_size=8,
+                    use_cf_attn=True, first_frame_mode="pinned", image_strength=0.5, first_frame_release=0.5)
+    decode_and_save(g, sampler["LATENT"], loader["VAE"], 8.0, prefix)
 
 
 def step_by_step_text2video(g: Graph, *, prefix):
@@ -211,6 +226,12 @@ EXAMPLES = {
         "the video's 512×512 and encoded. first_frame_mode 'pinned' keeps frame 0 exactly your image; "
         "image_strength (advanced) sets how much of the image's layout the other frames keep. " + NEEDS_SD15,
         partial(image_to_video, prefix="T2VZ/image_to_video")),
+    "prompt_travel": Example(
+        "Prompt travel: the Prompt Schedule gives every frame its own conditioning row, blended between "
+        "keyframes (here spring → winter over 16 frames). Frame 0 is the anchor every frame attends to, so "
+        "style and attribute changes travel well while swapping the subject fights the anchor. Keep the "
+        "schedule's video_length equal to the sampler's. " + NEEDS_SD15,
+        partial(prompt_travel, prefix="T2VZ/prompt_travel")),
     "text2video_step_by_step": Example(
         "The same method as text2video, one step per node: Cross-Frame Attention patches a copy of the "
         "model; Motion-Field Latent Init denoises frame 0 to T1/T0, copies and moves it and renoises the "
