@@ -33,7 +33,9 @@ ENV_FFMPEG = "T2VZ_FFMPEG"
 
 
 class VideoIOError(RuntimeError):
-    pass
+    # ComfyUI reports an error's type as module + class name, and imports the pack under a
+    # module name made of its install path: keep the server's file system out of the report
+    __module__ = "t2vz_core.video_io"
 
 
 @functools.lru_cache(maxsize=1)
@@ -253,7 +255,7 @@ def probe_video(path: str, name: str | None = None) -> VideoInfo:
     name = name or os.path.basename(path)
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", path, "-map", "0:v:0",
                            "-c", "copy", "-f", "null", "-"], capture_output=True, check=False)
-    err = proc.stderr.decode("utf-8", "replace")
+    err = proc.stderr.decode("utf-8", "replace").replace(path, name)  # errors name the file, not the server's folders
     if proc.returncode != 0:
         if "matches no streams" in err:
             raise VideoIOError(f"video '{name}' has no video stream (audio only?); pick a video file")
@@ -358,7 +360,7 @@ def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[s
             proc.stdout.close()
             returncode = proc.wait()
         errf.seek(0)
-        err = errf.read().decode("utf-8", "replace")
+        err = errf.read().decode("utf-8", "replace").replace(path, os.path.basename(path))
     return pos == len(indices), received, surplus, returncode, err
 
 
