@@ -47,7 +47,7 @@ def check(steps: int, t0: int, t1: int, mode: str = EXACT) -> str | None:
     if t0 < 0 or t1 < 0:
         return f"t0 ({t0}) and t1 ({t1}) must be 0 or more"
     if t0 >= t1:
-        return f"t0 ({t0}) must be smaller than t1 ({t1}): T0 is later in sampling (less noise) than T1"
+        return f"t0: t0 ({t0}) must be smaller than t1 ({t1}): T0 is later in sampling (less noise) than T1"
     limit = REFERENCE_STEPS if mode == REL_50 else steps
     if t1 >= limit:
         if mode == REL_50:
