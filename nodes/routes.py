@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
+import os
 
 import folder_paths
 from aiohttp import web
 
 from ..t2vz_core import preview, video_io
+from . import node_errors
 
 logger = logging.getLogger(__name__)
 
-_registered = False
 # Previews are made one at a time on their own thread, so waiting ones never hold the event
 # loop's default executor (aiohttp serves /view and static files with it).
 _worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="t2vz-preview")
@@ -64,18 +66,58 @@ async def load_video_preview(request: web.Request) -> web.Response:
     return web.json_response(meta)
 
 
-def register() -> None:
-    """Add the routes to the running ComfyUI server, once; a no-op without a server (tests that
-    import the pack in-process)."""
-    global _registered
-    if _registered:
-        return
+PREVIEW_PATH = "/t2vz/load_video_preview"
+
+
+def _server():
+    """ComfyUI's running PromptServer, or None (tests that import the pack in-process)."""
     try:
         from server import PromptServer
     except ImportError:
-        return
-    instance = getattr(PromptServer, "instance", None)
+        return None
+    return getattr(PromptServer, "instance", None)
+
+
+def _handlers(instance, path: str) -> list:
+    """Handlers this server already has for ``path``: in its route table (custom nodes load
+    before ComfyUI adds the table to the app) and in the app's router (after)."""
+    found = [r.handler for r in instance.routes if isinstance(r, web.RouteDef) and r.path == path]
+    for resource in instance.app.router.resources():
+        if resource.canonical == path:
+            found += [route.handler for route in resource]
+    return found
+
+
+def _folder_of(handler) -> str:
+    try:
+        return os.path.dirname(os.path.dirname(os.path.abspath(inspect.getfile(handler))))
+    except TypeError:
+        return "another folder"
+
+
+def other_copy() -> str | None:
+    """The folder of another copy of this pack that already registered its routes in this
+    process (a git clone beside a zip download), or None. The two copies are different Python
+    modules, so the server's own route table is what they share."""
+    instance = _server()
     if instance is None:
-        return
-    instance.routes.get("/t2vz/load_video_preview")(load_video_preview)
-    _registered = True
+        return None
+    for handler in _handlers(instance, PREVIEW_PATH):
+        if handler is not load_video_preview:
+            return _folder_of(handler)
+    return None
+
+
+def register() -> bool:
+    """Add the routes and the validation-message middleware (node_errors.py) to the running
+    ComfyUI server, once per process. False without a server, or when another copy of the pack
+    registered first (its routes serve; adding ours would stop ComfyUI from starting)."""
+    instance = _server()
+    if instance is None:
+        return False
+    handlers = _handlers(instance, PREVIEW_PATH)
+    if handlers:
+        return load_video_preview in handlers
+    instance.routes.get(PREVIEW_PATH)(load_video_preview)
+    node_errors.install(instance.app)
+    return True

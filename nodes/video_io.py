@@ -99,7 +99,8 @@ class SaveGIF(io.ComfyNode):
                                tooltip="Frames per second (the original Text2Video-Zero saves at 4 fps)."),
                 io.String.Input("filename_prefix", default="T2VZ/video",
                                 tooltip="File name prefix inside the output folder; may contain subfolders. "
-                                    "A counter is appended so earlier files are kept."),
+                                    "A counter is appended so earlier files are kept. Absolute paths, '..' and "
+                                    "links that lead out of the output folder are refused."),
                 advanced(io.Int.Input("loop", default=0, min=0, max=65535,
                                       tooltip="How many times the GIF repeats; 0 loops forever.")),
             ],
@@ -120,6 +121,7 @@ class SaveGIF(io.ComfyNode):
         frames = video_io.to_uint8_frames(images)
         n, h, w, _ = frames.shape
         out_dir = folder_paths.get_output_directory()
+        video_write.output_place(filename_prefix, out_dir)  # refuses absolute, '..' and links out of it
         full_folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir, w, h)
         os.makedirs(full_folder, exist_ok=True)
         while True:

@@ -324,7 +324,7 @@ def _decode(path: str, info: VideoInfo, indices: list[int], passthrough: tuple[s
             proc.stdout.close()
             returncode = proc.wait()
         errf.seek(0)
-        err = errf.read().decode("utf-8", "replace")
+        err = errf.read().decode("utf-8", "replace").replace(path, os.path.basename(path))
     return pos == len(indices), received, surplus, returncode, err
 
 

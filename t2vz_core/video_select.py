@@ -27,7 +27,9 @@ ENV_BUDGET = "T2VZ_LOAD_VIDEO_MAX_GB"
 
 
 class VideoIOError(RuntimeError):
-    pass
+    # ComfyUI reports an error's type as module + class name, and imports the pack under a
+    # module name made of its install path: keep the server's file system out of the report
+    __module__ = "t2vz_core.video_io"
 
 
 @dataclasses.dataclass(frozen=True)

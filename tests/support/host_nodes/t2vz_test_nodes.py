@@ -1,8 +1,9 @@
 """Test-only nodes, linked into the test host's custom_nodes by the test fixtures.
 
 They produce inputs no core node makes, so the API tests can send them to the pack:
-an empty CONDITIONING list (as some list/batch nodes of other packs emit), and a MODEL
-whose diffusion model is not a UNet (what Flux, SD3 or other DiT checkpoints give).
+an empty CONDITIONING list (as some list/batch nodes of other packs emit), a MODEL
+whose diffusion model is not a UNet (what Flux, SD3 or other DiT checkpoints give), and a
+non-pack node whose validation message looks like the pack's.
 """
 
 
@@ -40,7 +41,28 @@ class T2VZTest_NonUNetModel:
         return (m,)
 
 
+class T2VZTest_TwoInputCheck:
+    """Not a pack node (its id does not start with T2VZ_), with a validate_inputs message in the
+    pack's "input: text" form: ComfyUI's listing of its errors must reach the client unchanged."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("IMAGE",), "a": ("INT", {"default": 0}), "b": ("INT", {"default": 1})}}
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, a, b):
+        return True if a != b else f"a: a ({a}) must differ from b ({b})"
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "make"
+    CATEGORY = "T2VZ tests"
+
+    def make(self, image, a, b):
+        return (image,)
+
+
 NODE_CLASS_MAPPINGS = {
+    "T2VZTest_TwoInputCheck": T2VZTest_TwoInputCheck,
     "T2VZTest_EmptyConditioning": T2VZTest_EmptyConditioning,
     "T2VZTest_NonUNetModel": T2VZTest_NonUNetModel,
 }
