@@ -26,6 +26,7 @@ import logging
 import torch
 
 from . import chunking, controlnet, frame_conds, image_anchor, interrupt, motion as tmotion, noise as tnoise
+from .problem import UserError
 from .progress import Progress
 from .request import VideoRequest
 
@@ -79,6 +80,32 @@ def resolve_size(model, width: int, height: int) -> tuple[int, int]:
 def latent_shape(model, width: int, height: int) -> tuple[int, int, int]:
     lf = model.get_model_object("latent_format")
     return (lf.latent_channels, height // 8, width // 8)
+
+
+ENV_BUDGET = "T2VZ_SAMPLER_MAX_GB"
+WORKING_COPIES = 6  # latents the samplers keep per frame: input, noise, x, denoised, history, output
+
+
+def check_fits(model, frames: int, shape) -> None:
+    """Refuses, before any sampling, a video whose latents alone would not fit: frames ×
+    channels × h × w float32 values, times the copies a sampler keeps, against half of the
+    model's device memory (``$T2VZ_SAMPLER_MAX_GB`` overrides). Chunking bounds the model's
+    activations, not these."""
+    import os
+    import comfy.model_management as mm
+    need = frames * int(torch.tensor(shape).prod()) * 4 * WORKING_COPIES
+    forced = os.environ.get(ENV_BUDGET)
+    if forced:
+        budget, why = float(forced) * 1e9, f"set by {ENV_BUDGET}"
+    else:
+        budget, why = mm.get_total_memory(model.load_device) / 2, f"half of this device's memory; {ENV_BUDGET} changes it"
+    if need > budget:
+        c, h, w = shape
+        raise UserError(f"video_length: {frames} frames of {w * 8}×{h * 8} need about {need / 1e9:,.1f} GB for "
+                        f"the video's latents alone ({frames} × {c} × {h} × {w} values × 4 bytes × "
+                        f"{WORKING_COPIES} working copies), more than {budget / 1e9:,.1f} GB ({why}); lower "
+                        f"video_length or width/height, or make the video in parts (frame_start / frame_count, "
+                        f"Frame Part)")
 
 
 def motion_of(request: VideoRequest):
@@ -184,6 +211,7 @@ def init_video(guider, request: VideoRequest, sampler_name: str, scheduler: str,
     sigmas = schedule(model, request.steps, sampler_name, scheduler)
     width, height = resolve_size(model, request.width, request.height)
     shape = latent_shape(model, width, height)
+    check_fits(model, len(frames.ids), shape)
     lf = model.get_model_object("latent_format")
     ms = model.get_model_object("model_sampling")
     eps0 = tnoise.first_frame_noise(seed, shape)  # KSampler's noise for the seed
@@ -271,6 +299,7 @@ def frame_guided_video(guider, sampler, sigmas: torch.Tensor, latent: dict, requ
     if samples.ndim != 4:
         raise ValueError(f"latent_image must be a batch of image latents, one per frame; "
                          f"got shape {tuple(samples.shape)}")
+    check_fits(model, samples.shape[0], samples.shape[1:])
     ids, video_length = frames_of(latent, samples)
     guider = frame_conds.pick_rows(guider, ids, video_length)
     noise = tnoise.initial_noise(request.seed, ids, samples.shape[1:], request.noise_mode)
