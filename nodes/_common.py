@@ -8,6 +8,7 @@ check that enforces them at queue time cannot drift apart.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from dataclasses import dataclass
 
 import comfy.samplers
@@ -25,10 +26,14 @@ MOTION = io.Custom("T2VZ_MOTION")
 def advanced(inp):
     """Mark a widget as a secondary knob (shown under 'advanced' by frontends that support it).
 
-    ComfyUI 0.3.75's V3 inputs take no ``advanced`` argument yet; the flag travels in the
-    input's extra options, which is where newer versions put it in /object_info.
+    Newer ComfyUI (0.38.1) V3 inputs take ``advanced`` themselves and publish it in
+    /object_info; 0.3.75's take no such argument, so there the flag travels in the input's
+    extra options, which lands on the same key of /object_info.
     """
-    inp.extra_dict["advanced"] = True
+    if "advanced" in inspect.signature(type(inp).__init__).parameters:
+        inp.advanced = True
+    else:
+        inp.extra_dict["advanced"] = True
     return inp
 
 

@@ -16,7 +16,10 @@ This is a ComfyUI context handler (``model_options["context_handler"]``): it sit
 ComfyUI batches conditionings, so everything per-frame that rides in a conditioning is
 sliced to the chunk's frames — tensors whose first dimension is the video length,
 ``model_conds`` such as InstructPix2Pix's concat latents, and ControlNet hints (which
-core's context windows do not slice).
+core's context windows do not slice): each chunk gets its own copy of a control chain,
+given the chunk's hints through ``set_cond_hint``, so no ComfyUI version's private hint
+cache (``cond_hint`` in 0.3.x, ``cond_hints`` per latent size in newer ones) can hand one
+chunk another chunk's hints.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from typing import Callable
 import torch
 
 from .attention import ANCHOR_KEY, AnchorStore
+from .problem import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -98,37 +102,91 @@ def _control_chain(control):
         control = getattr(control, "previous_controlnet", None)
 
 
-class _SlicedHints:
-    """Within a ``with``, the ControlNets of the conds see only the chunk's hint frames.
+def _per_frame(control, frames) -> bool:
+    hint = getattr(control, "cond_hint_original", None)
+    return isinstance(hint, torch.Tensor) and hint.ndim > 0 and hint.shape[0] == frames
 
-    The control objects in a sampling run are the sampler's own copies (Apply ControlNet
-    copies the user's CONTROL_NET), and every change is undone on exit.
+
+def _chunk_copy(control, idx, frames):
+    """A copy of the control chain headed by ``control`` whose per-frame hints (and
+    per-frame extra inputs, such as inpaint masks) are the chunk's frames.
+
+    Only public ControlBase methods: ``copy()``, ``set_cond_hint(...)`` (which also drops
+    whatever hints a ComfyUI version prepared and cached) and ``set_previous_controlnet``.
+    A control with one hint for all frames is copied as is, so the chain stays whole.
+    """
+    c = control.copy()
+    if _per_frame(control, frames):
+        extra = [_slice_value(e, idx, frames) for e in getattr(control, "extra_concat_orig", [])]
+        c.set_cond_hint(control.cond_hint_original[idx], control.strength, control.timestep_percent_range,
+                        control.vae, extra)
+    previous = getattr(control, "previous_controlnet", None)
+    if previous is not None:
+        c.set_previous_controlnet(_chunk_copy(previous, idx, frames))
+    return c
+
+
+class ChunkControls:
+    """The ControlNets of one sampling run, per chunk.
+
+    Every control chain in the conds that carries one hint per frame gets one copy per
+    chunk, made on the chunk's first model evaluation, prepared as core prepares the
+    originals (``pre_run``) and reused for the rest of the run, so whatever a ComfyUI
+    version caches inside a control (prepared hints per latent size) belongs to one chunk.
+    ``cleanup()`` ends the run as core ends it for the originals. The originals (the
+    sampler's own copies of what Apply ControlNet made) are never changed.
     """
 
-    def __init__(self, conds, idx, frames):
-        self.saved = []
-        self.idx, self.frames = idx, frames
-        self.controls = []
+    def __init__(self):
+        self._copies: dict[tuple[int, int, tuple[int, ...]], tuple[object, object]] = {}
+
+    def __len__(self) -> int:
+        return len(self._copies)
+
+    def for_chunk(self, control, idx, frames, model):
+        key = (id(control), frames, tuple(idx))
+        hit = self._copies.get(key)
+        if hit is not None and hit[0] is control:
+            return hit[1]
+        if any(_per_frame(c, frames) for c in _control_chain(control)):
+            copy = _chunk_copy(control, idx, frames)
+            # Newer ComfyUI on several GPUs (MultiGPU CFG Split) keeps a deep clone of each
+            # control per extra GPU and asks the head for the one of its device
+            # (get_instance_for_device): the chunk copy gets the chunk's copy of each.
+            for device, on_device in (getattr(control, "multigpu_clones", None) or {}).items():
+                copy.multigpu_clones[device] = _chunk_copy(on_device, idx, frames)
+            sampling = model.model_sampling
+            for c in [copy, *(getattr(copy, "multigpu_clones", None) or {}).values()]:
+                c.pre_run(model, lambda percent: sampling.percent_to_sigma(percent))
+        else:
+            copy = control
+        self._copies[key] = (control, copy)
+        return copy
+
+    def swap_into(self, conds, idx, frames, model):
+        """``conds`` (already sliced to the chunk) with each control replaced by its chunk copy."""
+        out = []
         for cond in conds:
-            for c in cond or []:
-                for ctrl in _control_chain(c.get("control")):
-                    if all(ctrl is not x for x in self.controls):
-                        self.controls.append(ctrl)
+            if cond is None:
+                out.append(None)
+                continue
+            new = []
+            for c in cond:
+                control = c.get("control")
+                if control is not None:
+                    c = dict(c)
+                    c["control"] = self.for_chunk(control, idx, frames, model)
+                new.append(c)
+            out.append(new)
+        return out
 
-    def __enter__(self):
-        for ctrl in self.controls:
-            hint = getattr(ctrl, "cond_hint_original", None)
-            if isinstance(hint, torch.Tensor) and hint.shape[0] == self.frames:
-                self.saved.append((ctrl, hint))
-                ctrl.cond_hint_original = hint[self.idx]
-                ctrl.cond_hint = None
-        return self
-
-    def __exit__(self, *exc):
-        for ctrl, hint in self.saved:
-            ctrl.cond_hint_original = hint
-            ctrl.cond_hint = None
-        return False
+    def cleanup(self):
+        for original, copy in self._copies.values():
+            if copy is not original:
+                copy.cleanup()
+                for on_device in (getattr(copy, "multigpu_clones", None) or {}).values():
+                    on_device.cleanup()  # newer core cleans these in cleanup() too; twice is harmless
+        self._copies.clear()
 
 
 def slice_conds(conds, idx, frames):
@@ -151,6 +209,7 @@ def slice_conds(conds, idx, frames):
 
 
 _HANDLER_CLASS = None
+CLEANUP_KEY = "t2vz_chunk_controls"  # the outer-sample wrapper that ends a run's chunk controls
 
 
 def handler_class():
@@ -162,10 +221,26 @@ def handler_class():
     import comfy.model_management
 
     class ChunkedAnchor(comfy.context_windows.ContextHandlerABC):
+        # What newer core context-window wrappers read from the model's handler (0.38.1's
+        # Context Windows node leaves a PREPARE_SAMPLING wrapper that sizes the memory
+        # estimate to ``context_length`` frames along ``dim``, and a SAMPLER_SAMPLE wrapper
+        # that shuffles the noise when ``freenoise``): frames run ``context_length`` at a
+        # time along the batch dimension, with no overlap and no noise shuffling.
+        dim = 0
+        context_overlap = 0
+        freenoise = False
+
         def __init__(self, plan: ChunkPlan, on_chunk: Callable[[], None] | None = None):
             super().__init__()
             self.plan = plan
             self.on_chunk = on_chunk
+            self.context_length = max(len(c) for c in plan.chunks)
+            self.controls = ChunkControls()
+
+        def __deepcopy__(self, memo):
+            # ModelPatcher.clone() deep-copies model_options: the plan is frozen, the
+            # callback is shared, and a run's chunk controls are never carried over.
+            return type(self)(self.plan, self.on_chunk)
 
         def should_use_context(self, model, conds, x_in, timestep, model_options) -> bool:
             return self.plan.for_frames(x_in.shape[0]).chunked
@@ -188,9 +263,8 @@ def handler_class():
                 mo = dict(model_options)
                 mo["transformer_options"] = to
                 sub_t = timestep[idx] if timestep.ndim > 0 and timestep.shape[0] == frames else timestep
-                sub_conds = slice_conds(conds, idx, frames)
-                with _SlicedHints(sub_conds, idx, frames):
-                    res = calc_cond_batch(model, sub_conds, x_in[idx], sub_t, mo)
+                sub_conds = self.controls.swap_into(slice_conds(conds, idx, frames), idx, frames, model)
+                res = calc_cond_batch(model, sub_conds, x_in[idx], sub_t, mo)
                 if out is None:
                     out = [torch.zeros_like(x_in) for _ in res]
                 for o, r in zip(out, res):
@@ -203,8 +277,33 @@ def handler_class():
     return ChunkedAnchor
 
 
+def _end_chunk_controls(executor, *args, **kwargs):
+    """Outer-sample wrapper: the run's chunk controls are cleaned up when the run ends
+    (as core cleans up the originals), whatever the run's outcome."""
+    handler = executor.class_obj.model_options.get("context_handler")
+    ours = isinstance(handler, handler_class())
+    if ours:
+        handler.controls.cleanup()
+    try:
+        return executor(*args, **kwargs)
+    finally:
+        if ours:
+            handler.controls.cleanup()
+
+
 def apply(model_patcher, plan: ChunkPlan, on_chunk: Callable[[], None] | None = None):
     """A clone of ``model_patcher`` that evaluates videos in the chunks of ``plan``."""
+    import comfy.patcher_extension
+
+    other = model_patcher.model_options.get("context_handler")
+    if other is not None and not isinstance(other, handler_class()):
+        raise UserError(
+            f"the model already samples in context windows ({type(other).__name__}, from a Context Windows "
+            f"node or AnimateDiff context options), and chunk_size would replace them. Remove the Context "
+            f"Windows node from the model's path: chunk_size bounds memory the same way and keeps frame 0 as "
+            f"every chunk's anchor; or set chunk_size to 0.")
     m = model_patcher.clone()
     m.model_options["context_handler"] = handler_class()(plan, on_chunk)
+    m.remove_wrappers_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, CLEANUP_KEY)
+    m.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, CLEANUP_KEY, _end_chunk_controls)
     return m

@@ -104,6 +104,20 @@ class CrossFrameControlNet(comfy.controlnet.ControlNet):
         return c
 
 
+    def deepclone_multigpu(self, load_device, autoregister=False):
+        """Newer ComfyUI (MultiGPU CFG Split) asks every ControlNet for a deep clone per extra
+        GPU. The cross-frame attention lives in object patches on this control's own patcher
+        and in one frame layout shared with the sampler's thread; a clone on another GPU
+        would run plain self-attention there (a different video without a word), so refuse."""
+        raise UserError(MULTI_GPU_REFUSAL)
+
+
+MULTI_GPU_REFUSAL = (
+    "the Cross-Frame ControlNet runs on one GPU: its cross-frame attention is not carried to the copies "
+    "that MultiGPU CFG Split makes for other GPUs. Remove MultiGPU CFG Split from the model's path, or "
+    "connect the ControlNet without Cross-Frame ControlNet (T2VZ).")
+
+
 def is_cross_frame(control) -> bool:
     return getattr(control, "t2vz_cross_frame", False)
 

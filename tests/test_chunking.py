@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+import comfy.controlnet
 import comfy.model_management
 import comfy.samplers
 import nodes
 from comfy_extras.nodes_custom_sampler import Guider_DualCFG
 from t2vz_core import attention, chunking, request as treq, sampling
+from t2vz_core.problem import UserError
 
 # Tolerance for chunked vs unchunked: the math is the same (a frame's self-attention only
 # reads itself and frame 0), but the matrix products run on batches of another size, so
@@ -127,10 +129,70 @@ def test_anchor_store_is_filled_by_the_first_chunk_and_read_by_the_rest(tiny, mo
     assert {n for *_, n in puts} == {2}  # one anchor row per guidance group
 
 
-def test_controlnet_hints_are_sliced_per_chunk(tiny, tiny_controlnet):
-    """Core's context windows hand every window the first hints; we give each chunk its own."""
-    model, pos, neg, *_ = tiny
+class SizeCachedControlNet(comfy.controlnet.ControlNet):
+    """A stand-in for the ControlNet of newer ComfyUI (0.38.1), written from reading its
+    ``get_control``: prepared hints are kept per latent size in ``cond_hints`` and reused
+    whenever that size comes back, ``cond_hint`` is never read, and ``set_cond_hint()`` and
+    ``cleanup()`` empty the cache. Everything else is 0.3.75's ControlNet. ``log`` records
+    the copies and clean-ups made while it is set."""
+
+    log: list | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cond_hints = {}
+        self.multigpu_clones = {}  # per extra GPU, filled by core's multi-GPU preparation there
+
+    @classmethod
+    def of(cls, control):
+        c = cls(None, global_average_pooling=control.global_average_pooling, load_device=control.load_device,
+                manual_cast_dtype=control.manual_cast_dtype)
+        c.control_model, c.control_model_wrapped = control.control_model, control.control_model_wrapped
+        control.copy_to(c)
+        return c
+
+    def set_cond_hint(self, *args, **kwargs):
+        self.cond_hints = {}
+        return super().set_cond_hint(*args, **kwargs)
+
+    def get_control(self, x_noisy, t, cond, batched_number, transformer_options):
+        size = tuple(x_noisy.shape[2:4])
+        self.cond_hint = self.cond_hints.get(size)  # None: prepared from cond_hint_original, as there
+        try:
+            return super().get_control(x_noisy, t, cond, batched_number, transformer_options)
+        finally:
+            if self.cond_hint is not None:
+                self.cond_hints[size] = self.cond_hint
+            self.cond_hint = None
+
+    def copy(self):
+        c = SizeCachedControlNet.of(self)
+        if SizeCachedControlNet.log is not None:
+            SizeCachedControlNet.log.append(("copy", id(c)))
+        return c
+
+    def cleanup(self):
+        if SizeCachedControlNet.log is not None:
+            SizeCachedControlNet.log.append(("cleanup", id(self)))
+        self.cond_hints = {}
+        super().cleanup()
+
+
+CONTROLNET_KINDS = ["0.3.75", "cached per size (0.38.1)"]
+
+
+def _control_net(tiny_controlnet, kind):
     cn = nodes.ControlNetLoader().load_controlnet(tiny_controlnet.name)[0]
+    return cn if kind == CONTROLNET_KINDS[0] else SizeCachedControlNet.of(cn)
+
+
+@pytest.mark.parametrize("kind", CONTROLNET_KINDS)
+def test_controlnet_hints_are_sliced_per_chunk(tiny, tiny_controlnet, kind):
+    """Core's context windows hand every window the first hints; we give each chunk its own,
+    whether the ControlNet re-prepares its hints (0.3.75) or caches them per latent size
+    (newer ComfyUI). 7 frames in chunks of 3: the last chunk holds one frame."""
+    model, pos, neg, *_ = tiny
+    cn = _control_net(tiny_controlnet, kind)
     g = torch.Generator().manual_seed(5)
     hints = torch.rand(FRAMES, 64, 64, 3, generator=g)
     apply = nodes.ControlNetApplyAdvanced()
@@ -139,11 +201,96 @@ def test_controlnet_hints_are_sliced_per_chunk(tiny, tiny_controlnet):
     whole = _run(model, "2groups", lat, (cpos, cneg), 0)
     part = _run(model, "2groups", lat, (cpos, cneg), 3)
     assert _close(part, whole)
-    # the hints matter frame by frame: shuffling the later hints changes the later frames
+    # the hints matter frame by frame: shuffling the later hints changes the later frames,
+    # and the one-frame last chunk follows its own hint
     shuffled = torch.cat([hints[:1], hints[1:].flip(0)])
     spos, sneg = apply.apply_controlnet(pos, neg, cn, shuffled, 1.0, 0.0, 1.0)
     other = _run(model, "2groups", lat, (spos, sneg), 3)
     assert _close(other[0], whole[0]) and not _close(other[1:], whole[1:])
+    assert not _close(other[6], whole[6])
+
+
+def test_chunk_controls_are_made_once_per_run_and_cleaned_up(tiny, tiny_controlnet):
+    """One copy of the control per chunk for the whole run (not per step), each cleaned up
+    when the run ends; the user's control is left as it was."""
+    model, pos, neg, *_ = tiny
+    cn = _control_net(tiny_controlnet, CONTROLNET_KINDS[1])
+    hints = torch.rand(FRAMES, 64, 64, 3, generator=torch.Generator().manual_seed(7))
+    cpos, cneg = nodes.ControlNetApplyAdvanced().apply_controlnet(pos, neg, cn, hints, 1.0, 0.0, 1.0)
+    user_control = cpos[0][1]["control"]
+    SizeCachedControlNet.log = log = []
+    try:
+        _run(model, "2groups", _video_latent(), (cpos, cneg), 3)
+    finally:
+        SizeCachedControlNet.log = None
+    copies = [i for what, i in log if what == "copy"]
+    cleaned = [i for what, i in log if what == "cleanup"]
+    assert len(copies) == 3  # 3 chunks, STEPS evaluations each
+    assert set(copies) <= set(cleaned)
+    assert user_control.cond_hint_original.shape[0] == FRAMES and user_control.cond_hints == {}
+
+
+def test_chunk_copies_follow_the_chain_and_the_per_gpu_clones(tiny, tiny_controlnet):
+    """A chunk's copy slices every per-frame control of the chain, and, where newer ComfyUI
+    keeps a clone of the control per extra GPU (``multigpu_clones``, read through
+    ``get_instance_for_device``), holds the chunk's copy of each; made once per run."""
+    base = tiny[0].model
+    cn = _control_net(tiny_controlnet, CONTROLNET_KINDS[1])
+    hints = torch.rand(FRAMES, 3, 64, 64, generator=torch.Generator().manual_seed(8))
+    head = cn.copy().set_cond_hint(hints).set_previous_controlnet(cn.copy().set_cond_hint(hints.flip(0)))
+    other_gpu = torch.device("meta")
+    head.multigpu_clones[other_gpu] = head.copy().set_previous_controlnet(head.previous_controlnet.copy())
+    controls = chunking.ChunkControls()
+    chunk = [3, 4, 5]
+    c = controls.for_chunk(head, chunk, FRAMES, base)
+    assert controls.for_chunk(head, chunk, FRAMES, base) is c and len(controls) == 1
+    for copy in (c, c.multigpu_clones[other_gpu]):
+        assert copy is not head and copy is not head.multigpu_clones[other_gpu]
+        assert torch.equal(copy.cond_hint_original, hints[chunk])
+        assert torch.equal(copy.previous_controlnet.cond_hint_original, hints.flip(0)[chunk])
+        assert copy.timestep_range is not None  # prepared like core prepares the originals
+    assert head.cond_hint_original.shape[0] == FRAMES  # the run's own control is untouched
+    single = cn.copy().set_cond_hint(hints[:1])
+    assert controls.for_chunk(single, chunk, FRAMES, base) is single  # nothing to slice
+    controls.cleanup()
+    assert len(controls) == 0 and c.timestep_range is None
+
+
+def test_a_model_with_core_context_windows_is_refused(tiny):
+    from comfy_extras.nodes_context_windows import ContextWindowsManualNode
+    model = tiny[0]
+    windowed = ContextWindowsManualNode.execute(model, 4, 1, "standard_static", 1, False, "pyramid", 0).result[0]
+    with pytest.raises(UserError, match="Context Windows node") as err:
+        chunking.apply(windowed, chunking.ChunkPlan.make(FRAMES, 3))
+    assert "chunk_size" in str(err.value)
+    chunking.apply(model, chunking.ChunkPlan.make(FRAMES, 3))  # ours twice is fine
+
+
+def test_newer_core_context_window_wrappers_leave_chunking_alone(tiny):
+    """Newer ComfyUI's context-window wrappers read ``dim``, ``context_length`` and
+    ``freenoise`` from the model's handler (stand-ins written from reading 0.38.1): on ours
+    they size the memory estimate to one chunk and leave the noise alone."""
+    import comfy.patcher_extension as pe
+    model, pos, neg, *_ = tiny
+    seen = {}
+
+    def prepare_sampling(executor, model_, noise_shape, *args, **kwargs):
+        h = kwargs["model_options"]["context_handler"]
+        shape = list(noise_shape)
+        shape[h.dim] = min(shape[h.dim], h.context_length)
+        seen["shape"] = shape
+        return executor(model_, shape, *args, **kwargs)
+
+    def sampler_sample(executor, guider, sigmas, extra_args, callback, noise, *args, **kwargs):
+        seen["freenoise"] = extra_args["model_options"]["context_handler"].freenoise
+        return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
+
+    m = model.clone()
+    m.add_wrapper_with_key(pe.WrappersMP.PREPARE_SAMPLING, "ContextWindows_prepare_sampling", prepare_sampling)
+    m.add_wrapper_with_key(pe.WrappersMP.SAMPLER_SAMPLE, "ContextWindows_sampler_sample", sampler_sample)
+    lat = _video_latent()
+    assert _close(_run(m, "2groups", lat, (pos, neg), 3), _run(model, "2groups", lat, (pos, neg), 0))
+    assert seen == {"shape": [3, 4, 8, 8], "freenoise": False}
 
 
 def test_ip2p_concat_latents_are_sliced_per_chunk(tiny_ip2p):

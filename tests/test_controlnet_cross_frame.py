@@ -119,6 +119,18 @@ def test_wrong_hint_count_is_a_clear_error(sd15, control_net):
         _residuals(cf, model, _hints(3, 5), x, sigma, ctx, [0])
 
 
+def test_multi_gpu_copies_are_refused_by_name(control_net):
+    """Newer ComfyUI's MultiGPU CFG Split asks each ControlNet of the conds (the sampler's
+    copies of what Apply ControlNet made) for a deep clone per extra GPU; a clone would run
+    without cross-frame attention, so the cross-frame ControlNet refuses with the fix."""
+    cf = nodes.NODE_CLASS_MAPPINGS["T2VZ_CrossFrameControlNet"].execute(control_net=control_net).result[0]
+    applied = cf.copy().set_cond_hint(_hints(FRAMES, 6).movedim(-1, 1))
+    with pytest.raises(ValueError, match="MultiGPU CFG Split") as err:  # the pack's UserError
+        applied.deepclone_multigpu(torch.device("cpu"), autoregister=True)
+    assert "Cross-Frame ControlNet" in str(err.value)
+    assert not getattr(applied, "multigpu_clones", {})  # nothing half-registered
+
+
 def _video_ksampler(model, pos, neg, frames=FRAMES, **over):
     args = dict(seed=2, steps=3, cfg=7.5, sampler_name="euler", scheduler="normal",
                 noise_mode="shared (same noise for every frame)", chunk_size=0, denoise=1.0)
