@@ -26,6 +26,7 @@ import torch
 
 logger = logging.getLogger(__name__)
 
+from . import audit
 from .problem import UserError
 
 
@@ -137,12 +138,15 @@ class CrossFrameAttentionPatch:
         if store is not None and store.mode == "use":
             ctx, val = store.get(key, cou)
             return n, ctx.to(n), val.to(n)
-        if context_attn1.shape[0] != n.shape[0] or value_attn1.shape[0] != n.shape[0]:
+        rows = context_attn1.shape[0]
+        if value_attn1.shape[0] != rows or rows % groups or n.shape[0] % rows:
             return n, context_attn1, value_attn1  # someone else changed the layout; replace picks anchors
+        # rows < n's rows: a patch before ours split the queries into tiles (HyperTile); the
+        # context still holds one row per frame, so frame 0's rows are found the same way
         ctx, val = anchor_of(context_attn1, groups), anchor_of(value_attn1, groups)
         if store is not None:
             store.put(key, cou, ctx, val)
-        if n.shape[0] == groups:  # one frame per group: plain self-attention
+        if rows == groups:  # one frame per group: plain self-attention
             return n, context_attn1, value_attn1
         return n, ctx, val
 
@@ -203,6 +207,8 @@ def patch_model(model_patcher):
     m.set_model_attn1_patch(patch.context_patch)
     for name, i, j in keys:
         m.set_model_attn1_replace(patch, name, i, j)
+    audit.check(m.model_options, m, blocks=patch.blocks, warn=False)  # warnings once, when sampling starts
+    audit.install(m)
     logger.debug("cross-frame attention on %d transformer blocks", len(keys))
     return m
 

@@ -26,6 +26,7 @@ from typing import Callable
 
 import torch
 
+from . import audit
 from .attention import ANCHOR_KEY, AnchorStore
 
 logger = logging.getLogger(__name__)
@@ -185,6 +186,7 @@ def handler_class():
                 to = dict(model_options.get("transformer_options", {}))
                 to[ANCHOR_KEY] = store
                 to[VIDEO_FRAMES_KEY] = frames
+                to.update(audit.chunk_options(frames, idx))  # per-frame embeds of IPAdapter & co.
                 mo = dict(model_options)
                 mo["transformer_options"] = to
                 sub_t = timestep[idx] if timestep.ndim > 0 and timestep.shape[0] == frames else timestep
