@@ -26,7 +26,7 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-from . import audit
+from . import audit, tome
 from .problem import UserError
 
 
@@ -187,8 +187,9 @@ def transformer_block_keys(unet) -> list[tuple]:
     return keys
 
 
-def patch_model(model_patcher):
-    """A clone of ``model_patcher`` with cross-frame attention on every UNet transformer block.
+def patch_model(model_patcher, token_merge_ratio: float = 0.0, merge_anchor_keys: bool = False):
+    """A clone of ``model_patcher`` with cross-frame attention on every UNet transformer block,
+    and token merging at ``token_merge_ratio`` (0 = off; see tome.py).
 
     Re-applying to an already patched model gives the same result (our previous attn1
     patches are removed, the replace entries overwritten).
@@ -207,6 +208,7 @@ def patch_model(model_patcher):
     m.set_model_attn1_patch(patch.context_patch)
     for name, i, j in keys:
         m.set_model_attn1_replace(patch, name, i, j)
+    tome.apply(m, token_merge_ratio, merge_anchor_keys)
     audit.check(m.model_options, m, blocks=patch.blocks, warn=False)  # warnings once, when sampling starts
     audit.install(m)
     logger.debug("cross-frame attention on %d transformer blocks", len(keys))
