@@ -116,7 +116,7 @@ def _sag(to: dict, model_options: dict, **_) -> Finding | None:
 
 def _context_windows(to: dict, model_options: dict, patcher=None, **_) -> Finding | None:
     handler = model_options.get("context_handler")
-    theirs = handler is not None and not _is(type(handler), "chunking", "handler_class.")
+    theirs = handler is not None and _class_named(handler, "IndexListContextHandler")  # core's (and subclasses)
     wrappers = to.get("wrappers", {}).get("prepare_sampling", {})
     if patcher is not None:
         wrappers = {**wrappers, **patcher.wrappers.get("prepare_sampling", {})}
