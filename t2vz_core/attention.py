@@ -127,10 +127,15 @@ class CrossFrameAttentionPatch:
         key = (block[0], block[1], extra_options.get("block_index", 0))
         return key if key in self.blocks else None
 
+    @staticmethod
+    def _perturbed(key, extra_options) -> bool:
+        """In core PAG's perturbed pass, its block's self-attention is the identity (see audit.py)."""
+        return key is not None and extra_options.get(audit.PERTURB_KEY) == key[:2]
+
     # attn1_patch: (n, context, value, extra_options) -> (n, context, value)
     def context_patch(self, n, context_attn1, value_attn1, extra_options):
         key = self._key(extra_options)
-        if key is None:
+        if key is None or self._perturbed(key, extra_options):
             return n, context_attn1, value_attn1
         cou = extra_options.get("cond_or_uncond") or [0]
         groups = _groups(extra_options, n.shape[0])
@@ -152,6 +157,8 @@ class CrossFrameAttentionPatch:
 
     # attn1_replace: (q, k, v, extra_options) -> attention output
     def __call__(self, q, k, v, extra_options):
+        if self._perturbed(self._key(extra_options), extra_options):
+            return v  # what PAG's own replace returns
         groups = _groups(extra_options, q.shape[0])
         return cross_frame_attention(q, k, v, extra_options["n_heads"], groups,
                                      attn_precision=extra_options.get("attn_precision"),

@@ -13,7 +13,7 @@ node's code, ComfyUI core or the other pack):
 
     core ToMe (TomePatchModel)           attn1_patch ``tomesd_m``          → warning
     core HyperTile                       attn1_patch ``hypertile_in``      → works, warning
-    core PAG (PerturbedAttentionGuidance) post-CFG ``post_cfg_function``    → error
+    core PAG (PerturbedAttentionGuidance) post-CFG ``post_cfg_function``    → works (perturbed pass marked)
     core SAG (SelfAttentionGuidance)     post-CFG + attn1 replace          → error
     core Context Windows                 context_handler / prepare wrapper → error
     AnimateDiff-Evolved context options  attachment ``ADE_params``         → error
@@ -95,12 +95,33 @@ def _post_cfg(model_options: dict, module_tail: str, qual_prefix: str) -> bool:
     return any(_is(f, module_tail, qual_prefix) for f in model_options.get("sampler_post_cfg_function", []))
 
 
-def _pag(to: dict, model_options: dict, **_) -> Finding | None:
-    if _post_cfg(model_options, "nodes_pag", "PerturbedAttentionGuidance."):
-        return Finding("Perturbed Attention Guidance (PerturbedAttentionGuidance)", ERROR,
-                       "perturbs the self-attention that cross-frame attention replaces, so it would silently "
-                       f"do nothing. Remove the PAG node from this model (before or after {OURS}).")
-    return None
+PERTURB_KEY = "t2vz_perturb"  # transformer_options entry in PAG's perturbed pass: the (block, id) it perturbs
+PAG_BLOCK = ("middle", 0)  # where core's PAG node perturbs self-attention
+
+
+def _is_pag(fn) -> bool:
+    return _is(fn, "nodes_pag", "PerturbedAttentionGuidance.")
+
+
+class PerturbOnAnchor:
+    """Core PAG's post-CFG function, run with the perturbed pass marked: there, cross-frame
+    attention in PAG's block gives what PAG's own replace gives (each token's value), while
+    every other block keeps attending to frame 0. (Unmarked, our per-block replace wins
+    ComfyUI's lookup over PAG's and PAG silently does nothing.)"""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, args):
+        mo = dict(args["model_options"])
+        mo["transformer_options"] = {**mo.get("transformer_options", {}), PERTURB_KEY: PAG_BLOCK}
+        return self.fn({**args, "model_options": mo})
+
+
+def make_pag_work(model_options: dict) -> None:
+    """In one sampling run's own model options: core PAG's post-CFG function marked."""
+    fns = model_options.get("sampler_post_cfg_function", [])
+    model_options["sampler_post_cfg_function"] = [PerturbOnAnchor(f) if _is_pag(f) else f for f in fns]
 
 
 def _sag(to: dict, model_options: dict, **_) -> Finding | None:
@@ -180,7 +201,7 @@ def _ours_replaced(to: dict, blocks=frozenset(), **_) -> Finding | None:
     return None
 
 
-DETECTORS = (_pag, _sag, _context_windows, _animatediff_context, _reference_only, _ours_replaced,
+DETECTORS = (_sag, _context_windows, _animatediff_context, _reference_only, _ours_replaced,
              _tome, _hypertile)
 
 
@@ -217,6 +238,7 @@ def outer_sample_wrapper(executor, *args, **kwargs):
     blocks = _our_blocks(mo)
     if blocks:  # a node after ours may have removed cross-frame attention altogether
         check(mo, guider.model_patcher, getattr(guider, "conds", None), blocks)
+        make_pag_work(mo)  # guider.model_options is this run's own copy
     return executor(*args, **kwargs)
 
 

@@ -114,20 +114,57 @@ def test_hypertile_really_tiles(tiny):
     assert not _close(_sample(_node(HyperTile, model, **ht), pos, neg), _sample(model, pos, neg))
 
 
-# -- core PAG and SAG: refused in either order -----------------------------------------------------
+# -- core PAG: works in either order, perturbing the middle block of a cross-frame model ---------
 
-@pytest.mark.parametrize("node, inputs, name", [
-    (PerturbedAttentionGuidance, dict(scale=3.0), "Perturbed Attention Guidance (PerturbedAttentionGuidance)"),
-    (SelfAttentionGuidance, dict(scale=0.5, blur_sigma=2.0), "Self-Attention Guidance (SelfAttentionGuidance)"),
-])
-def test_attention_guidance_refused_in_either_order(tiny, node, inputs, name):
+def _pag_reference(model):
+    """PAG computed another way: its perturbed pass on a separately built model where the
+    middle block's self-attention is the identity (each token's value) and every other block
+    attends to frame 0; the guidance formula written out."""
+    dm = model.get_model_object("diffusion_model")
+    keys = attention.transformer_block_keys(dm)
+    middle = [k for k in keys if k[:2] == ("middle", 0)]
+    others = [k for k in keys if k[:2] != ("middle", 0)]
+    assert middle and others
+    ref = model.clone()
+    patch = attention.CrossFrameAttentionPatch(others)
+    ref.set_model_attn1_patch(patch.context_patch)
+    for k in others:
+        ref.set_model_attn1_replace(patch, *k)
+    for k in middle:
+        ref.set_model_attn1_replace(lambda q, k_, v, extra_options: v, *k)
+
+    def pag(args):
+        (perturbed,) = comfy.samplers.calc_cond_batch(args["model"], [args["cond"]], args["input"], args["sigma"],
+                                                      ref.model_options)
+        return args["denoised"] + (args["cond_denoised"] - perturbed) * 3.0
+
+    m = attention.patch_model(model)
+    m.set_model_sampler_post_cfg_function(pag)
+    return m
+
+
+def test_pag_acts_on_cross_frame_attention_in_either_order(tiny):
     model, pos, neg = tiny
-    with pytest.raises(UserError, match=r"cannot be combined with " + name.replace("(", r"\(").replace(")", r"\)")
-                       + r": .*Remove the"):
-        attention.patch_model(_node(node, model, **inputs))
-    after = _node(node, attention.patch_model(model), **inputs)
+    ref = _sample(_pag_reference(model), pos, neg)
+    assert not _close(ref, _sample(attention.patch_model(model), pos, neg))  # PAG changes the video
+    before = attention.patch_model(_node(PerturbedAttentionGuidance, model, scale=3.0))
+    after = _node(PerturbedAttentionGuidance, attention.patch_model(model), scale=3.0)
+    for m in (before, after):
+        assert _close(_sample(m, pos, neg), ref)
+    assert _close(_sample(after, pos, neg, chunk_size=2), ref)
+
+
+# -- core SAG: refused in either order ------------------------------------------------------------
+
+def test_sag_refused_in_either_order(tiny):
+    model, pos, neg = tiny
+    name = r"Self-Attention Guidance \(SelfAttentionGuidance\)"
+    inputs = dict(scale=0.5, blur_sigma=2.0)
+    with pytest.raises(UserError, match=r"cannot be combined with " + name + r": .*Remove the SAG node"):
+        attention.patch_model(_node(SelfAttentionGuidance, model, **inputs))
+    after = _node(SelfAttentionGuidance, attention.patch_model(model), **inputs)
     for chunk_size in (0, 2):
-        with pytest.raises(UserError, match=r"cannot be combined with " + name.split(" (")[0]):
+        with pytest.raises(UserError, match=r"cannot be combined with " + name):
             _sample(after, pos, neg, chunk_size)
 
 
