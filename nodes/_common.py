@@ -49,6 +49,13 @@ def float_input(name: str, default: float, tooltip: str, **extra) -> io.Float.In
 
 # -- inputs several nodes share ---------------------------------------------------------------
 
+TOKEN_MERGE_TOOLTIP = (
+    "Token merging (ToMe, as the original uses): the share of each frame's tokens merged before "
+    "self-attention in the highest-resolution blocks, for speed and memory. 0 = off (default). The token "
+    "partition is fixed by the sampling seed, so the same seed gives the same video and chunked runs and "
+    "frame parts still match one long run; results differ slightly from 0.")
+
+
 def model_input(tooltip: str) -> io.Model.Input:
     return io.Model.Input("model", tooltip=tooltip)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..t2vz_core import attention
-from ._common import CATEGORY, as_node
+from ._common import CATEGORY, TOKEN_MERGE_TOOLTIP, advanced, as_node, float_input
 
 
 class CrossFrameAttention(io.ComfyNode):
@@ -21,6 +21,11 @@ class CrossFrameAttention(io.ComfyNode):
                 "UNets with any attention backend."),
             inputs=[
                 io.Model.Input("model", tooltip="A UNet model (SD1.x, SD2.x, SDXL, fine-tunes, LoRA-patched)."),
+                advanced(float_input("token_merge_ratio", 0.0, TOKEN_MERGE_TOOLTIP, step=0.05)),
+                advanced(io.Boolean.Input("merge_anchor_keys", default=False,
+                                          tooltip="With token merging: also merge the first frame's keys and values "
+                                              "(as the original tomesd does; faster, a little further from "
+                                              "token_merge_ratio 0). Off: only each frame's queries are merged.")),
             ],
             outputs=[
                 io.Model.Output(display_name="MODEL",
@@ -29,9 +34,9 @@ class CrossFrameAttention(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model) -> io.NodeOutput:
+    def execute(cls, model, token_merge_ratio=0.0, merge_anchor_keys=False) -> io.NodeOutput:
         with as_node("Cross-Frame Attention (T2VZ_CrossFrameAttention)"):
-            return io.NodeOutput(attention.patch_model(model))
+            return io.NodeOutput(attention.patch_model(model, token_merge_ratio, merge_anchor_keys))
 
 
 class CrossFrameControlNet(io.ComfyNode):

@@ -104,8 +104,11 @@ class _Text2VideoNode(io.ComfyNode):
         request = c.checked_request(**inputs)
         model = guidance.model
         if cross_frame:
-            model = attention.patch_model(model)  # checks that it is a UNet
+            model = attention.patch_model(model, request.token_merge_ratio)  # checks that it is a UNet
         else:
+            if request.token_merge_ratio:
+                raise ValueError(f"token_merge_ratio ({request.token_merge_ratio:g}) needs use_cf_attn on; "
+                                 "set it to 0 or turn use_cf_attn on")
             attention.unet_of(model)  # a clear error for non-UNet models before any work
         return guidance, guidance.guider(model), request
 
@@ -197,6 +200,7 @@ class Text2VideoZeroSampler(_Text2VideoNode):
                 "same result as Motion-Field Latent Init + Video Sampler."),
             inputs=_sampling_inputs() + _video_inputs() + [
                 c.chunk_input(),
+                advanced(c.float_input("token_merge_ratio", 0.0, c.TOKEN_MERGE_TOOLTIP, step=0.05)),
                 advanced(io.Boolean.Input("use_cf_attn", default=True,
                                           tooltip="Cross-frame attention on a copy of the model (off: frames are "
                                               "denoised independently; the model you connect is used as it is).")),

@@ -26,6 +26,7 @@ import torch
 
 logger = logging.getLogger(__name__)
 
+from . import audit, tome
 from .problem import UserError
 
 
@@ -126,10 +127,15 @@ class CrossFrameAttentionPatch:
         key = (block[0], block[1], extra_options.get("block_index", 0))
         return key if key in self.blocks else None
 
+    @staticmethod
+    def _perturbed(key, extra_options) -> bool:
+        """In core PAG's perturbed pass, its block's self-attention is the identity (see audit.py)."""
+        return key is not None and extra_options.get(audit.PERTURB_KEY) == key[:2]
+
     # attn1_patch: (n, context, value, extra_options) -> (n, context, value)
     def context_patch(self, n, context_attn1, value_attn1, extra_options):
         key = self._key(extra_options)
-        if key is None:
+        if key is None or self._perturbed(key, extra_options):
             return n, context_attn1, value_attn1
         cou = extra_options.get("cond_or_uncond") or [0]
         groups = _groups(extra_options, n.shape[0])
@@ -137,17 +143,22 @@ class CrossFrameAttentionPatch:
         if store is not None and store.mode == "use":
             ctx, val = store.get(key, cou)
             return n, ctx.to(n), val.to(n)
-        if context_attn1.shape[0] != n.shape[0] or value_attn1.shape[0] != n.shape[0]:
+        rows = context_attn1.shape[0]
+        if value_attn1.shape[0] != rows or rows % groups or n.shape[0] % rows:
             return n, context_attn1, value_attn1  # someone else changed the layout; replace picks anchors
+        # rows < n's rows: a patch before ours split the queries into tiles (HyperTile); the
+        # context still holds one row per frame, so frame 0's rows are found the same way
         ctx, val = anchor_of(context_attn1, groups), anchor_of(value_attn1, groups)
         if store is not None:
             store.put(key, cou, ctx, val)
-        if n.shape[0] == groups:  # one frame per group: plain self-attention
+        if rows == groups:  # one frame per group: plain self-attention
             return n, context_attn1, value_attn1
         return n, ctx, val
 
     # attn1_replace: (q, k, v, extra_options) -> attention output
     def __call__(self, q, k, v, extra_options):
+        if self._perturbed(self._key(extra_options), extra_options):
+            return v  # what PAG's own replace returns
         groups = _groups(extra_options, q.shape[0])
         return cross_frame_attention(q, k, v, extra_options["n_heads"], groups,
                                      attn_precision=extra_options.get("attn_precision"),
@@ -183,8 +194,9 @@ def transformer_block_keys(unet) -> list[tuple]:
     return keys
 
 
-def patch_model(model_patcher):
-    """A clone of ``model_patcher`` with cross-frame attention on every UNet transformer block.
+def patch_model(model_patcher, token_merge_ratio: float = 0.0, merge_anchor_keys: bool = False):
+    """A clone of ``model_patcher`` with cross-frame attention on every UNet transformer block,
+    and token merging at ``token_merge_ratio`` (0 = off; see tome.py).
 
     Re-applying to an already patched model gives the same result (our previous attn1
     patches are removed, the replace entries overwritten).
@@ -203,6 +215,9 @@ def patch_model(model_patcher):
     m.set_model_attn1_patch(patch.context_patch)
     for name, i, j in keys:
         m.set_model_attn1_replace(patch, name, i, j)
+    tome.apply(m, token_merge_ratio, merge_anchor_keys)
+    audit.check(m.model_options, m, blocks=patch.blocks, warn=False)  # warnings once, when sampling starts
+    audit.install(m)
     logger.debug("cross-frame attention on %d transformer blocks", len(keys))
     return m
 

@@ -29,6 +29,7 @@ from typing import Callable
 
 import torch
 
+from . import audit
 from .attention import ANCHOR_KEY, AnchorStore
 from .problem import UserError
 
@@ -260,6 +261,7 @@ def handler_class():
                 to = dict(model_options.get("transformer_options", {}))
                 to[ANCHOR_KEY] = store
                 to[VIDEO_FRAMES_KEY] = frames
+                to.update(audit.chunk_options(frames, idx))  # per-frame embeds of IPAdapter & co.
                 mo = dict(model_options)
                 mo["transformer_options"] = to
                 sub_t = timestep[idx] if timestep.ndim > 0 and timestep.shape[0] == frames else timestep

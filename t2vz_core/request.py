@@ -11,6 +11,7 @@ core never re-checks what it checked.
     timing    steps, t0, t1, t_mode (where frame 0 is copied and the video starts)
     motion    motion_field_strength_x/_y, use_motion_field
     chunking  chunk_size (frames per model call)
+    attention token_merge_ratio (token merging with a seed-fixed partition, 0 = off)
     noise     seed, noise_mode
     image     first_frame_mode, image_strength, first_frame_release (with a first_frame image)
 """
@@ -40,6 +41,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "motion_field_strength_x": (-512.0, 512.0),
     "motion_field_strength_y": (-512.0, 512.0),
     "chunk_size": (0, 4096),
+    "token_merge_ratio": (0.0, 0.75),
     "seed": (0, 0xFFFFFFFFFFFFFFFF),
     "image_strength": (0.0, 1.0),
     "first_frame_release": (0.0, 1.0),
@@ -139,6 +141,8 @@ class VideoRequest:
     use_motion_field: bool = True
     # chunking
     chunk_size: int = 8
+    # attention
+    token_merge_ratio: float = 0.0
     # noise
     seed: int = 0
     noise_mode: str = noise.NOISE_SHARED
