@@ -200,11 +200,12 @@ class Text2VideoZeroSampler(_Text2VideoNode):
                 "same result as Motion-Field Latent Init + Video Sampler."),
             inputs=_sampling_inputs() + _video_inputs() + [
                 c.chunk_input(),
-                advanced(c.float_input("token_merge_ratio", 0.0, c.TOKEN_MERGE_TOOLTIP, step=0.05)),
                 advanced(io.Boolean.Input("use_cf_attn", default=True,
                                           tooltip="Cross-frame attention on a copy of the model (off: frames are "
                                               "denoised independently; the model you connect is used as it is).")),
+                # inputs added after the first release come last, so saved workflows keep their values
                 *_anchor_inputs(),
+                advanced(c.float_input("token_merge_ratio", 0.0, c.TOKEN_MERGE_TOOLTIP, step=0.05)),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")],
         )
