@@ -47,6 +47,13 @@ def float_input(name: str, default: float, tooltip: str, **extra) -> io.Float.In
     return io.Float.Input(name, default=default, min=lo, max=hi, tooltip=tooltip, **extra)
 
 
+def schema(node_id: str, display_name: str, family: str, description: str, inputs: list, outputs: list,
+           **extra) -> io.Schema:
+    """A pack node's schema, in the pack's category ``Text2Video-Zero/<family>``."""
+    return io.Schema(node_id=node_id, display_name=display_name, category=f"{CATEGORY}/{family}",
+                     description=description, inputs=inputs, outputs=outputs, **extra)
+
+
 # -- inputs several nodes share ---------------------------------------------------------------
 
 TOKEN_MERGE_TOOLTIP = (

@@ -116,14 +116,11 @@ class _Text2VideoNode(io.ComfyNode):
 class MotionFieldLatentInit(_Text2VideoNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="T2VZ_MotionFieldLatentInit",
-            display_name="Motion-Field Latent Init (T2VZ)",
-            category=f"{c.CATEGORY}/sampling",
-            description=(
-                "Steps 1–3 of Text2Video-Zero: denoises frame 0 alone to T1 and on to T0, copies it to "
-                "every frame, moves frame k by k × motion, and renoises frames 1..N back to T1. Feed "
-                "LATENT and SIGMAS to Video Sampler (T2VZ) to finish the video."),
+        return c.schema(
+            "T2VZ_MotionFieldLatentInit", "Motion-Field Latent Init (T2VZ)", "sampling",
+            "Steps 1–3 of Text2Video-Zero: denoises frame 0 alone to T1 and on to T0, copies it to "
+            "every frame, moves frame k by k × motion, and renoises frames 1..N back to T1. Feed "
+            "LATENT and SIGMAS to Video Sampler (T2VZ) to finish the video.",
             inputs=_sampling_inputs() + _video_inputs() + _anchor_inputs(),
             outputs=[
                 io.Latent.Output(display_name="LATENT", tooltip="The video latent at T1 (one latent per frame)."),
@@ -144,14 +141,11 @@ class MotionFieldLatentInit(_Text2VideoNode):
 class VideoSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="T2VZ_VideoSampler",
-            display_name="Video Sampler (T2VZ)",
-            category=f"{c.CATEGORY}/sampling",
-            description=(
-                "Step 4 of Text2Video-Zero: denoises all frames together from T1 to the end with any "
-                "sampler. Connect the model through Cross-Frame Attention (T2VZ) and the LATENT and "
-                "SIGMAS from Motion-Field Latent Init (T2VZ)."),
+        return c.schema(
+            "T2VZ_VideoSampler", "Video Sampler (T2VZ)", "sampling",
+            "Step 4 of Text2Video-Zero: denoises all frames together from T1 to the end with any "
+            "sampler. Connect the model through Cross-Frame Attention (T2VZ) and the LATENT and "
+            "SIGMAS from Motion-Field Latent Init (T2VZ).",
             inputs=[
                 c.model_input("The model, patched by Cross-Frame Attention (T2VZ)."),
                 *c.conditioning_inputs("The same positive conditioning as the init.",
@@ -189,15 +183,12 @@ class VideoSampler(io.ComfyNode):
 class Text2VideoZeroSampler(_Text2VideoNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return io.Schema(
-            node_id="T2VZ_Sampler",
-            display_name="Text2Video-Zero Sampler",
-            category=f"{c.CATEGORY}/sampling",
-            description=(
-                "Text2Video-Zero in one node: a video from a text prompt with any Stable Diffusion UNet "
-                "checkpoint. Frame 0 is denoised alone, copied to every frame with a global camera "
-                "motion, and all frames are finished together with cross-frame attention. Gives the "
-                "same result as Motion-Field Latent Init + Video Sampler."),
+        return c.schema(
+            "T2VZ_Sampler", "Text2Video-Zero Sampler", "sampling",
+            "Text2Video-Zero in one node: a video from a text prompt with any Stable Diffusion UNet "
+            "checkpoint. Frame 0 is denoised alone, copied to every frame with a global camera "
+            "motion, and all frames are finished together with cross-frame attention. Gives the "
+            "same result as Motion-Field Latent Init + Video Sampler.",
             inputs=_sampling_inputs() + _video_inputs() + [
                 c.chunk_input(),
                 advanced(io.Boolean.Input("use_cf_attn", default=True,

@@ -166,20 +166,12 @@ class ChunkControls:
 
     def swap_into(self, conds, idx, frames, model):
         """``conds`` (already sliced to the chunk) with each control replaced by its chunk copy."""
-        out = []
-        for cond in conds:
-            if cond is None:
-                out.append(None)
-                continue
-            new = []
-            for c in cond:
-                control = c.get("control")
-                if control is not None:
-                    c = dict(c)
-                    c["control"] = self.for_chunk(control, idx, frames, model)
-                new.append(c)
-            out.append(new)
-        return out
+        def swap(c):
+            control = c.get("control")
+            if control is None:
+                return c
+            return {**c, "control": self.for_chunk(control, idx, frames, model)}
+        return map_entries(conds, swap)
 
     def cleanup(self):
         for original, copy in self._copies.values():
@@ -190,23 +182,17 @@ class ChunkControls:
         self._copies.clear()
 
 
+def map_entries(conds, fn):
+    """``conds`` (a list of conditioning lists, None kept) with ``fn`` applied to every entry."""
+    return [None if cond is None else [fn(c) for c in cond] for cond in conds]
+
+
 def slice_conds(conds, idx, frames):
-    out = []
-    for cond in conds:
-        if cond is None:
-            out.append(None)
-            continue
-        new = []
-        for c in cond:
-            d = {}
-            for key, val in c.items():
-                if key == "model_conds":
-                    d[key] = _slice_model_conds(val, idx, frames)
-                else:
-                    d[key] = _slice_value(val, idx, frames)
-            new.append(d)
-        out.append(new)
-    return out
+    """Every per-frame value of the conditionings cut to the frames ``idx`` (of ``frames``)."""
+    def cut(c):
+        return {key: _slice_model_conds(val, idx, frames) if key == "model_conds" else _slice_value(val, idx, frames)
+                for key, val in c.items()}
+    return map_entries(conds, cut)
 
 
 _HANDLER_CLASS = None
