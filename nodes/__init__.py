@@ -8,6 +8,7 @@ from comfy_api.latest import ComfyExtension, io
 from .attention import CrossFrameAttention, CrossFrameControlNet
 from . import routes
 from .conditioning import CannyEdges
+from .smoothing import BackgroundSmoothing
 from .text2video import MotionFieldLatentInit, Text2VideoZeroSampler, VideoSampler
 from .video_io import LoadVideo, SaveGIF
 from .video_sampler import VideoKSampler, VideoSamplerCustom
@@ -23,6 +24,7 @@ NODES: list[type[io.ComfyNode]] = [
     LoadVideo,
     CannyEdges,
     SaveGIF,
+    BackgroundSmoothing,
 ]
 
 routes.register()
