@@ -2,13 +2,24 @@
 
     .venv/bin/python bench/bench_t2vz.py            # CPU, tiny random-weight SD1.5 UNet
     .venv/bin/python bench/bench_t2vz.py --quick    # fewer frames/steps
+    .venv/bin/python bench/bench_t2vz.py --section 256   # only the 256² backend comparison
+
+Every row names its attention backend. ComfyUI picks one when it starts: on a CPU its
+default is sub-quadratic attention (``--use-quad-cross-attention``, chunked queries),
+``--use-pytorch-cross-attention`` selects PyTorch SDPA; diffusers' processors always use
+SDPA. Each backend runs in its own process, started with that flag.
 
 Measures, each case in a fresh process where memory is compared:
   * peak RSS of a 64-frame vs an 8-frame video at chunk 8        (goal ≤ 1.15×)
   * wall time of chunked (chunk 8) vs unchunked sampling, same frames (goal ≤ 1.05×)
   * wall time of the video steps vs plain ComfyUI sampling of the same batch (KSampler
     on N independent images): the cost of cross-frame attention
-  * wall time of the whole pack vs diffusers' TextToVideoZeroPipeline on the same UNet
+  * wall time of the whole pack vs diffusers' TextToVideoZeroPipeline on the same UNet, at
+    128² and at 256² (8 frames, 12 steps) for each backend, and with only the pack's
+    cross-frame call switched to SDPA (ComfyUI's default everywhere else)
+  * the cross-frame attention call alone (every frame's queries onto one anchor's keys),
+    sub-quadratic vs SDPA, at the tiny UNet's highest-resolution shapes
+  * token merging 0 / 0.3 / 0.5: time and peak RSS (when a token_merge_ratio option exists)
 Writes bench/results/<timestamp>.json and prints a Markdown table.
 """
 from __future__ import annotations
@@ -25,11 +36,33 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 RES = 128  # pixels: big enough that activations show next to the weights, small enough for a CPU
+BACKENDS = {  # name in the tables: ComfyUI command-line flags
+    "sub-quadratic": ["--use-quad-cross-attention"],  # ComfyUI's default on a CPU
+    "sdpa": ["--use-pytorch-cross-attention"],
+    # ComfyUI's default for the UNet, SDPA for the pack's cross-frame call only
+    "sub-quadratic, cross-frame sdpa": ["--use-quad-cross-attention"],
+}
 
 
-def _setup():
+def _cross_frame_sdpa() -> None:
+    """Bench-only: the pack's cross-frame call uses ComfyUI's SDPA function (attention_pytorch)
+    while every other attention keeps ComfyUI's backend. The pack is loaded by ComfyUI's
+    loader under its folder's name, so its module is looked up in sys.modules."""
+    import functools
+    from comfy.ldm.modules.attention import attention_pytorch
+    mods = [m for name, m in list(sys.modules.items())
+            if name.endswith("t2vz_core.attention") and hasattr(m, "cross_frame_attention")]
+    if not mods:
+        raise RuntimeError("bench: the pack's t2vz_core.attention.cross_frame_attention was not found")
+    for m in mods:
+        m.cross_frame_attention = functools.partial(m.cross_frame_attention, attention_fn=attention_pytorch)
+
+
+def _setup(backend="sub-quadratic"):
     from support import comfy_env
-    comfy_env.setup_comfy()
+    comfy_env.setup_comfy(extra_args=BACKENDS[backend])
+    if "cross-frame sdpa" in backend:
+        _cross_frame_sdpa()
     import nodes
     import torch
     from support.tiny_models import ensure_tiny_checkpoint
@@ -40,8 +73,13 @@ def _setup():
     return nodes, model, enc.encode(clip, "a horse galloping")[0], enc.encode(clip, "")[0]
 
 
-def _sampler_args(frames, chunk, steps):
-    return dict(seed=1, steps=steps, cfg=7.5, sampler_name="ddim", scheduler="ddim_uniform", width=RES, height=RES,
+def _backend_in_use() -> str:
+    from comfy.ldm.modules import attention
+    return attention.optimized_attention.__name__
+
+
+def _sampler_args(frames, chunk, steps, res=RES):
+    return dict(seed=1, steps=steps, cfg=7.5, sampler_name="ddim", scheduler="ddim_uniform", width=res, height=res,
                 video_length=frames, motion_field_strength_x=12.0, motion_field_strength_y=12.0, t0=44, t1=47,
                 t_mode="scaled from 50 steps", chunk_size=chunk)
 
@@ -86,13 +124,14 @@ def case_timing(frames, steps):
     return {k: min(v) for k, v in out.items()}
 
 
-def case_reference(frames, steps):
-    """The pack vs diffusers' pipeline on the same UNet weights (same frames, steps, size)."""
+def case_reference(frames, steps, res=RES, backend="sub-quadratic", reps=2):
+    """The pack (with ``backend``) vs diffusers' pipeline (SDPA) on the same UNet weights
+    (same frames, steps, size)."""
     import torch
     from diffusers import DDIMScheduler
     from diffusers.pipelines.deprecated.text_to_video_synthesis import pipeline_text_to_video_zero as ref
     from support.tiny_models import load_diffusers_unet
-    nodes, model, pos, neg = _setup()
+    nodes, model, pos, neg = _setup(backend)
     sampler = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"]
     pipe = ref.TextToVideoZeroPipeline(vae=None, text_encoder=None, tokenizer=None, unet=load_diffusers_unet(),
                                        scheduler=DDIMScheduler(beta_start=0.00085, beta_end=0.012,
@@ -107,46 +146,100 @@ def case_reference(frames, steps):
         t = time.perf_counter()
         with torch.inference_mode():
             sampler.execute(model=model, positive=pos, negative=neg,
-                            **{**_sampler_args(frames, 0, steps), "t_mode": "exact (indices of this schedule)",
+                            **{**_sampler_args(frames, 0, steps, res), "t_mode": "exact (indices of this schedule)",
                                "t0": steps - 6, "t1": steps - 3})
         return time.perf_counter() - t
 
     def theirs():
         t = time.perf_counter()
         with torch.no_grad():
-            pipe(prompt="x", video_length=frames, height=RES, width=RES, num_inference_steps=steps,
+            pipe(prompt="x", video_length=frames, height=res, width=res, num_inference_steps=steps,
                  guidance_scale=7.5, output_type="latent", t0=steps - 6, t1=steps - 3)
         return time.perf_counter() - t
 
     ours(), theirs()
-    return {"pack": min(ours() for _ in range(2)), "diffusers": min(theirs() for _ in range(2))}
+    pack, diffusers = [], []
+    for _ in range(reps):  # interleaved, so load from other processes hits both alike
+        pack.append(ours())
+        diffusers.append(theirs())
+    return {"pack": min(pack), "diffusers": min(diffusers), "backend": backend,
+            "comfy_attention": _backend_in_use(), "diffusers_attention": "sdpa (AttnProcessor2_0)"}
 
 
-def _sub(*args):
-    out = subprocess.run([sys.executable, __file__, "--case", *map(str, args)], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+def case_cross_frame(frames, res, reps=5):
+    """The cross-frame call alone: every frame's queries (G=2 guidance groups) onto one
+    anchor's keys/values, at the tiny UNet's highest-resolution shapes (320 channels, 8
+    heads, (res/8)² tokens), with ComfyUI's sub-quadratic and SDPA functions."""
+    import torch
+    from support import comfy_env
+    comfy_env.setup_comfy(extra_args=BACKENDS["sub-quadratic"])
+    from comfy.ldm.modules.attention import attention_pytorch, attention_sub_quad
+    torch.manual_seed(0)
+    tokens, groups, dim, heads = (res // 8) ** 2, 2, 320, 8
+    q = torch.randn(groups, frames * tokens, dim)
+    k, v = torch.randn(groups, tokens, dim), torch.randn(groups, tokens, dim)
+    out = {}
+    with torch.inference_mode():
+        a, b = attention_sub_quad(q, k, v, heads), attention_pytorch(q, k, v, heads)
+        out["max_abs_diff"] = float((a - b).abs().max())
+        times = {"sub-quadratic": [], "sdpa": []}
+        for _ in range(reps):
+            for name, fn in (("sub-quadratic", attention_sub_quad), ("sdpa", attention_pytorch)):
+                t = time.perf_counter()
+                fn(q, k, v, heads)
+                times[name].append(time.perf_counter() - t)
+    out.update({name: min(ts) for name, ts in times.items()})
+    return out
+
+
+def _token_merge_supported() -> bool:
+    nodes, *_ = _setup()
+    inputs = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"].INPUT_TYPES()
+    return "token_merge_ratio" in {**inputs.get("required", {}), **inputs.get("optional", {})}
+
+
+def case_tome_check():
+    return {"supported": _token_merge_supported()}
+
+
+def case_tome(frames, steps, res, ratio_percent):
+    """Time and peak RSS of one video at token_merge_ratio = ratio_percent / 100."""
+    import torch
+    nodes, model, pos, neg = _setup()
+    if not _token_merge_supported():
+        return {"skipped": "the sampler has no token_merge_ratio option yet"}
+    sampler = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"]
+    args = {**_sampler_args(frames, 8, steps, res), "token_merge_ratio": ratio_percent / 100}
+    t = time.perf_counter()
+    with torch.inference_mode():
+        sampler.execute(model=model, positive=pos, negative=neg, **args)
+    return {"seconds": time.perf_counter() - t,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+CASES = {"t2vz": case_t2vz, "timing": case_timing, "reference": case_reference, "cross_frame": case_cross_frame,
+         "tome": case_tome, "tome_check": case_tome_check}
+
+
+def _sub(kind, **kwargs):
+    """One case in a fresh process (its own ComfyUI backend flags, its own peak RSS)."""
+    out = subprocess.run([sys.executable, __file__, "--case", kind, json.dumps(kwargs)], capture_output=True,
+                         text=True, cwd=ROOT)
+    if out.returncode:
+        raise RuntimeError(f"bench case {kind} {kwargs} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--case", nargs="+")
-    ap.add_argument("--quick", action="store_true")
-    a = ap.parse_args()
-    if a.case:
-        kind, *rest = a.case
-        fn = {"t2vz": case_t2vz, "timing": case_timing, "reference": case_reference}[kind]
-        print(json.dumps(fn(*map(int, rest))))
-        return 0
-    steps = 3 if a.quick else 5
-    long_frames = 32 if a.quick else 64
-    r8 = _sub("t2vz", 8, 8, steps)
-    rl = _sub("t2vz", long_frames, 8, steps)
-    ru = _sub("t2vz", long_frames, 0, steps)  # the same long video unchunked, for contrast
-    tm = _sub("timing", 16, steps)
-    rf = _sub("reference", 8, max(steps, 8))
-    results = {
-        "device": "cpu", "resolution": RES, "steps": steps,
+def section_128(quick: bool, rows: list, results: dict) -> None:
+    steps = 3 if quick else 5
+    long_frames = 32 if quick else 64
+    r8 = _sub("t2vz", frames=8, chunk=8, steps=steps)
+    rl = _sub("t2vz", frames=long_frames, chunk=8, steps=steps)
+    ru = _sub("t2vz", frames=long_frames, chunk=0, steps=steps)  # the same long video unchunked, for contrast
+    tm = _sub("timing", frames=16, steps=steps)
+    rf = _sub("reference", frames=8, steps=max(steps, 8))
+    results["128"] = {
+        "resolution": RES, "steps": steps,
         "peak_rss_8_frames_mb": r8["peak_rss_mb"], f"peak_rss_{long_frames}_frames_mb": rl["peak_rss_mb"],
         "rss_ratio_long_vs_8": rl["peak_rss_mb"] / r8["peak_rss_mb"],
         "rss_ratio_long_unchunked_vs_8": ru["peak_rss_mb"] / r8["peak_rss_mb"],
@@ -155,16 +248,80 @@ def main() -> int:
         "pack_vs_diffusers_time": rf["pack"] / rf["diffusers"],
         "raw": {"rss8": r8, "rss_long": rl, "rss_long_unchunked": ru, "timing16": tm, "reference8": rf},
     }
+    r = results["128"]
+    at = f"{RES}², {steps} steps, backend sub-quadratic"
+    rows += [
+        (f"peak RSS, {long_frames} frames vs 8 frames, chunk 8 ({at})", r["rss_ratio_long_vs_8"]),
+        (f"peak RSS, {long_frames} frames unchunked vs 8 frames, contrast ({at})", r["rss_ratio_long_unchunked_vs_8"]),
+        (f"time, chunked (chunk 8) vs unchunked, 16 frames ({at})", r["chunked_vs_unchunked_time"]),
+        (f"time, T2VZ Sampler vs plain KSampler on 16 images ({at})", r["t2vz_vs_plain_ksampler_time"]),
+        (f"time, pack [sub-quadratic] vs diffusers [sdpa], 8 frames, {RES}², {max(steps, 8)} steps",
+         r["pack_vs_diffusers_time"]),
+    ]
+
+
+def section_256(quick: bool, rows: list, results: dict) -> None:
+    res, frames, steps = 256, 8, (6 if quick else 12)
+    out = {}
+    for backend in BACKENDS:
+        rf = _sub("reference", frames=frames, steps=steps, res=res, backend=backend, reps=1 if quick else 2)
+        out[backend] = {**rf, "pack_vs_diffusers_time": rf["pack"] / rf["diffusers"]}
+        rows.append((f"time, pack [{backend}] vs diffusers [sdpa], {frames} frames, {res}², {steps} steps",
+                     out[backend]["pack_vs_diffusers_time"]))
+    results["256"] = out
+
+
+def section_cross_frame(quick: bool, rows: list, results: dict) -> None:
+    out = {}
+    for frames, res in ((8, 256), (4, 512)):
+        r = _sub("cross_frame", frames=frames, res=res, reps=3 if quick else 5)
+        out[f"{frames}x{res}"] = {**r, "sdpa_vs_sub_quadratic_time": r["sdpa"] / r["sub-quadratic"]}
+        rows.append((f"time, cross-frame call alone, sdpa vs sub-quadratic, {frames} frames × 2 groups onto one "
+                     f"anchor, {res}² ({(res // 8) ** 2} tokens, 320 ch, 8 heads; "
+                     f"{r['sub-quadratic'] * 1000:.0f} ms vs {r['sdpa'] * 1000:.0f} ms)",
+                     r["sdpa"] / r["sub-quadratic"]))
+    results["cross_frame"] = out
+
+
+def section_tome(quick: bool, rows: list, results: dict) -> None:
+    res, frames, steps = 128, 8, (3 if quick else 5)
+    if not _sub("tome_check")["supported"]:
+        results["token_merge"] = "skipped: the sampler has no token_merge_ratio option yet"
+        rows.append(("token merging 0.3 / 0.5 vs 0: skipped, the sampler has no token_merge_ratio option yet", None))
+        return
+    runs = {pct: _sub("tome", frames=frames, steps=steps, res=res, ratio_percent=pct) for pct in (0, 30, 50)}
+    results["token_merge"] = runs
+    for pct in (30, 50):
+        rows.append((f"time, token_merge_ratio {pct / 100} vs 0, {frames} frames, {res}², {steps} steps",
+                     runs[pct]["seconds"] / runs[0]["seconds"]))
+        rows.append((f"peak RSS, token_merge_ratio {pct / 100} vs 0", runs[pct]["peak_rss_mb"] / runs[0]["peak_rss_mb"]))
+
+
+SECTIONS = {"128": section_128, "256": section_256, "cross_frame": section_cross_frame, "tome": section_tome}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", nargs=2, metavar=("KIND", "JSON_KWARGS"), help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="fewer frames and steps")
+    ap.add_argument("--section", choices=["all", *SECTIONS], default="all")
+    a = ap.parse_args()
+    if a.case:
+        kind, kwargs = a.case
+        print(json.dumps(CASES[kind](**json.loads(kwargs))))
+        return 0
+    rows: list = []
+    results: dict = {"device": "cpu", "quick": a.quick}
+    for name, section in SECTIONS.items():
+        if a.section in ("all", name):
+            section(a.quick, rows, results)
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / time.strftime("%Y%m%d-%H%M%S.json")).write_text(json.dumps(results, indent=2))
-    print(f"| measure (CPU, tiny SD1.5 UNet, {RES}×{RES}, {steps} steps) | ratio |")
+    print("| measure (CPU, tiny random-weight SD1.5-shaped UNet) [attention backend] | ratio |")
     print("|---|---|")
-    print(f"| peak RSS, {long_frames} frames vs 8 frames, chunk 8 | {results['rss_ratio_long_vs_8']:.3f}× |")
-    print(f"| peak RSS, {long_frames} frames unchunked vs 8 frames (contrast) | {results['rss_ratio_long_unchunked_vs_8']:.3f}× |")
-    print(f"| time, chunked (chunk 8) vs unchunked, 16 frames | {results['chunked_vs_unchunked_time']:.3f}× |")
-    print(f"| time, T2VZ Sampler vs plain KSampler on 16 images | {results['t2vz_vs_plain_ksampler_time']:.3f}× |")
-    print(f"| time, pack vs diffusers TextToVideoZeroPipeline, 8 frames | {results['pack_vs_diffusers_time']:.3f}× |")
+    for label, ratio in rows:
+        print(f"| {label} | {'—' if ratio is None else f'{ratio:.3f}×'} |")
     return 0
 
 

@@ -14,6 +14,7 @@ from .camera import CameraPathNode
 from .conditioning import CannyEdges
 from .parts import FramePart
 from .prompts import PromptSchedule
+from .smoothing import BackgroundSmoothing
 from .text2video import MotionFieldLatentInit, Text2VideoZeroSampler, VideoSampler
 from .video_io import LoadVideo, SaveGIF
 from .video_sampler import VideoKSampler, VideoSamplerCustom
@@ -32,6 +33,7 @@ NODES: list[type[io.ComfyNode]] = [
     FramePart,
     CameraPathNode,
     PromptSchedule,
+    BackgroundSmoothing,
 ]
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from t2vz_core import attention
 
 EXPECTED_IDS = {"T2VZ_CrossFrameAttention", "T2VZ_CrossFrameControlNet", "T2VZ_MotionFieldLatentInit",
                 "T2VZ_VideoSampler", "T2VZ_Sampler", "T2VZ_VideoKSampler", "T2VZ_VideoSamplerCustom",
-                "T2VZ_LoadVideo", "T2VZ_CannyEdges", "T2VZ_SaveGIF", "T2VZ_FramePart"}
+                "T2VZ_LoadVideo", "T2VZ_CannyEdges", "T2VZ_SaveGIF", "T2VZ_FramePart", "T2VZ_CameraPath",
+                "T2VZ_PromptSchedule", "T2VZ_BackgroundSmoothing"}
 PACK_IDS = sorted(k for k in nodes.NODE_CLASS_MAPPINGS if k.startswith("T2VZ_"))
 
 
