@@ -119,6 +119,25 @@ def prompt_travel(g: Graph, *, prefix):
     decode_and_save(g, sampler["LATENT"], loader["VAE"], 8.0, prefix)
 
 
+def smooth_background(g: Graph, *, prefix):
+    """Background smoothing: a first pass, masks, smoothing at T1, a second pass with the same sigmas."""
+    loader, pos, neg = checkpoint_and_prompts(g, SD15, PROMPT)
+    prompts = dict(positive=pos["CONDITIONING"], negative=neg["CONDITIONING"])
+    cfm = g.add("T2VZ_CrossFrameAttention", model=loader["MODEL"])
+    init = g.add("T2VZ_MotionFieldLatentInit", model=cfm["MODEL"], **prompts, **SAMPLING, **VIDEO)
+    video_steps = dict(seed=0, cfg=7.5, sampler_name="ddim", chunk_size=8)
+    first = g.add("T2VZ_VideoSampler", "Video Sampler (first pass)", model=cfm["MODEL"], **prompts,
+                  latent=init["LATENT"], sigmas=init["SIGMAS"], **video_steps)
+    decode_and_save(g, first["LATENT"], loader["VAE"], 4.0, f"{prefix}_first_pass")
+    masks = g.add("SolidMask", "Foreground masks (replace with background removal)", value=0.0, width=512,
+                  height=512)
+    smoothed = g.add("T2VZ_BackgroundSmoothing", latent=init["LATENT"], masks=masks["MASK"], strength=0.4,
+                     dilation=5, invert=False)
+    second = g.add("T2VZ_VideoSampler", "Video Sampler (smoothed)", model=cfm["MODEL"], **prompts,
+                   latent=smoothed["LATENT"], sigmas=init["SIGMAS"], **video_steps)
+    decode_and_save(g, second["LATENT"], loader["VAE"], 4.0, prefix)
+
+
 def step_by_step_text2video(g: Graph, *, prefix):
     """The same method, one node per step, saved as mp4 and GIF."""
     loader, pos, neg = checkpoint_and_prompts(g, SD15, PROMPT)
@@ -232,6 +251,14 @@ EXAMPLES = {
         "style and attribute changes travel well while swapping the subject fights the anchor. Keep the "
         "schedule's video_length equal to the sampler's. " + NEEDS_SD15,
         partial(prompt_travel, prefix="T2VZ/prompt_travel")),
+    "text2video_smooth_background": Example(
+        "Background smoothing (paper §3.3): the video is made once (Motion-Field Latent Init → Video "
+        "Sampler), a foreground mask is taken per frame (1 = subject), and the init's latent at T1 goes "
+        "through Background Smoothing (T2VZ) into a second Video Sampler with the same SIGMAS: every frame's "
+        "background is pulled towards frame 0's, moved with the camera, so it flickers less. The Solid Mask "
+        "here marks everything as background; replace it with any background-removal node fed by the first "
+        "pass's frames whose MASK is 1 on the subject. Saves both videos. " + NEEDS_SD15,
+        partial(smooth_background, prefix="T2VZ/smooth_background")),
     "text2video_step_by_step": Example(
         "The same method as text2video, one step per node: Cross-Frame Attention patches a copy of the "
         "model; Motion-Field Latent Init denoises frame 0 to T1/T0, copies and moves it and renoises the "

@@ -34,7 +34,6 @@ def _run(server, strength, prefix):
     return _frames(server, entry, "81"), _frames(server, entry, "82")
 
 
-@pytest.mark.xfail(strict=False, reason="needs t2vz_motion on the init's LATENT")
 def test_example_runs_both_passes_and_strength_one_is_the_one_pass_video(comfy_server):
     first, smoothed = _run(comfy_server, 1.0, "smooth/one")
     assert first.shape == (4, 64, 64, 3)

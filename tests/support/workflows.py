@@ -54,8 +54,9 @@ PNG_NODE = "80"
 def with_png(prompt: dict, prefix: str) -> dict:
     """Also save the decoded frames as PNGs (node "80"): the lossless frames, since core's
     h264 encoder is not bit-reproducible between runs (same images, different packets)."""
-    prompt[PNG_NODE] = {"class_type": "SaveImage",
-                        "inputs": {"images": [node_id(prompt, "VAEDecode"), 0], "filename_prefix": prefix}}
+    decodes = sorted((k for k, v in prompt.items() if v["class_type"] == "VAEDecode"), key=int)
+    # the last decode: the finished video where a graph decodes a first pass too (smoothing)
+    prompt[PNG_NODE] = {"class_type": "SaveImage", "inputs": {"images": [decodes[-1], 0], "filename_prefix": prefix}}
     return prompt
 
 
