@@ -150,6 +150,15 @@ def _context_windows(to: dict, model_options: dict, patcher=None, **_) -> Findin
     return None
 
 
+def refuse_context_windows(model_patcher) -> None:
+    """Before chunking replaces a model's context handler: core Context Windows get the same
+    error as when cross-frame attention meets them."""
+    mo = model_patcher.model_options
+    finding = _context_windows(mo.get("transformer_options", {}), mo, patcher=model_patcher)
+    if finding is not None:
+        raise UserError(f"cross-frame attention cannot be combined with {finding}")
+
+
 def _animatediff_context(to: dict, patcher=None, **_) -> Finding | None:
     params = patcher.get_attachment("ADE_params") if patcher is not None and hasattr(patcher, "get_attachment") else None
     ctx = getattr(params, "context_options", None)

@@ -283,6 +283,7 @@ def apply(model_patcher, plan: ChunkPlan, on_chunk: Callable[[], None] | None = 
     """A clone of ``model_patcher`` that evaluates videos in the chunks of ``plan``."""
     import comfy.patcher_extension
 
+    audit.refuse_context_windows(model_patcher)
     other = model_patcher.model_options.get("context_handler")
     if other is not None and not isinstance(other, handler_class()):
         raise UserError(

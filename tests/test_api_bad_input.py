@@ -49,7 +49,7 @@ CASES = [
     ("t1>=steps exact", T2V, lambda p: _set(p, "T2VZ_Sampler", steps=30, t1=47, t_mode="exact (indices of this schedule)"),
      "queue", ["t1 (47) must be smaller than steps (30)", "scaled from 50 steps"]),
     ("t1>=50 scaled", T2V, lambda p: _set(p, "T2VZ_Sampler", t1=50), "queue", ["t1 (50) must be smaller than 50"]),
-    ("steps<2", T2V, lambda p: _set(p, "T2VZ_Sampler", steps=1), "queue", ["steps (1) must be at least 2"]),
+    ("steps<2", T2V, lambda p: _set(p, "T2VZ_Sampler", steps=1), "queue", ["steps (1) must be between 2 and 10000"]),
     ("bad t_mode", T2V, lambda p: _set(p, "T2VZ_Sampler", t_mode="sometimes"), "queue",
      ["t_mode 'sometimes' is not one of", "exact (indices of this schedule)"]),
     ("video_length<1", T2V, lambda p: _set(p, "T2VZ_Sampler", video_length=0), "queue",
@@ -106,7 +106,7 @@ CASES = [
     ("zero new frames", T2V, lambda p: _set(p, "T2VZ_Sampler", video_length=8, frame_start=8), "queue",
      ["frame_start (8) is beyond the video"]),
     ("gif prefix escapes output", STEP, lambda p: _set(p, "T2VZ_SaveGIF", filename_prefix="../../escape"), "run",
-     ["outside the output folder"]),
+     ["filename_prefix", "outside ComfyUI's output folder"]),
 ]
 
 

@@ -79,7 +79,8 @@ def test_a_translation_camera_path_is_the_x_y_motion_bit_for_bit(server):
 def test_a_schedule_with_a_syntax_error_is_refused_at_queue_time(server):
     reply = server.queue(_with_camera(tiny_api("text2video"), roll="0:(0), 12(8)"))
     errors = reply["node_errors"]["60"]["errors"]
-    assert any("roll: " in e["details"] and "character" in e["details"] for e in errors), errors
+    assert len(errors) == 1 and errors[0]["extra_info"]["input_name"] == "roll", errors  # on its input only
+    assert "character 10" in errors[0]["details"]
 
 
 # -- prompt travel ----------------------------------------------------------------------------------

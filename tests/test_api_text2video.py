@@ -47,7 +47,9 @@ def test_text2video_example_makes_an_mp4_with_every_frame(comfy_server):
 
 def test_camera_motion_changes_every_frame_but_frame_0(comfy_server):
     def run(use_motion_field, prefix):
-        p = with_png(tiny_api("text2video", video_length=4, use_motion_field=use_motion_field), prefix)
+        # 64 pixels of a 512-pixel frame: one latent pixel per frame at this 64×64 size
+        p = with_png(tiny_api("text2video", video_length=4, use_motion_field=use_motion_field,
+                              motion_field_strength_x=64.0, motion_field_strength_y=64.0), prefix)
         p[node_id(p, "SaveVideo")]["inputs"]["filename_prefix"] = prefix
         return pngs(comfy_server, _run_ok(comfy_server, p))
 

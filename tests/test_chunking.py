@@ -266,31 +266,13 @@ def test_a_model_with_core_context_windows_is_refused(tiny):
     chunking.apply(model, chunking.ChunkPlan.make(FRAMES, 3))  # ours twice is fine
 
 
-def test_newer_core_context_window_wrappers_leave_chunking_alone(tiny):
-    """Newer ComfyUI's context-window wrappers read ``dim``, ``context_length`` and
-    ``freenoise`` from the model's handler (stand-ins written from reading 0.38.1): on ours
-    they size the memory estimate to one chunk and leave the noise alone."""
-    import comfy.patcher_extension as pe
-    model, pos, neg, *_ = tiny
-    seen = {}
-
-    def prepare_sampling(executor, model_, noise_shape, *args, **kwargs):
-        h = kwargs["model_options"]["context_handler"]
-        shape = list(noise_shape)
-        shape[h.dim] = min(shape[h.dim], h.context_length)
-        seen["shape"] = shape
-        return executor(model_, shape, *args, **kwargs)
-
-    def sampler_sample(executor, guider, sigmas, extra_args, callback, noise, *args, **kwargs):
-        seen["freenoise"] = extra_args["model_options"]["context_handler"].freenoise
-        return executor(guider, sigmas, extra_args, callback, noise, *args, **kwargs)
-
-    m = model.clone()
-    m.add_wrapper_with_key(pe.WrappersMP.PREPARE_SAMPLING, "ContextWindows_prepare_sampling", prepare_sampling)
-    m.add_wrapper_with_key(pe.WrappersMP.SAMPLER_SAMPLE, "ContextWindows_sampler_sample", sampler_sample)
-    lat = _video_latent()
-    assert _close(_run(m, "2groups", lat, (pos, neg), 3), _run(model, "2groups", lat, (pos, neg), 0))
-    assert seen == {"shape": [3, 4, 8, 8], "freenoise": False}
+def test_the_handler_carries_what_newer_core_context_window_code_reads():
+    """Newer ComfyUI reads ``dim``, ``context_length``, ``context_overlap`` and ``freenoise``
+    from a model's context handler (0.38.1's context_windows.py): ours says one chunk of frames
+    along the batch, no overlap, no noise shuffling. (Core's Context Windows node itself is
+    refused with cross-frame attention: tests/test_audit.py.)"""
+    handler = chunking.handler_class()(chunking.ChunkPlan.make(7, 3))
+    assert (handler.dim, handler.context_length, handler.context_overlap, handler.freenoise) == (0, 3, 0, False)
 
 
 def test_ip2p_concat_latents_are_sliced_per_chunk(tiny_ip2p):
