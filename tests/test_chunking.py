@@ -260,7 +260,7 @@ def test_a_model_with_core_context_windows_is_refused(tiny):
     from comfy_extras.nodes_context_windows import ContextWindowsManualNode
     model = tiny[0]
     windowed = ContextWindowsManualNode.execute(model, 4, 1, "standard_static", 1, False, "pyramid", 0).result[0]
-    with pytest.raises(UserError, match="Context Windows node") as err:
+    with pytest.raises(UserError, match=r"Context Windows \(ContextWindowsManual\)") as err:
         chunking.apply(windowed, chunking.ChunkPlan.make(FRAMES, 3))
     assert "chunk_size" in str(err.value)
     chunking.apply(model, chunking.ChunkPlan.make(FRAMES, 3))  # ours twice is fine
