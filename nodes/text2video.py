@@ -16,6 +16,23 @@ INIT_NAME = "Motion-Field Latent Init (T2VZ_MotionFieldLatentInit)"
 VIDEO_SAMPLER_NAME = "Video Sampler (T2VZ_VideoSampler)"
 
 
+INIT_DESCRIPTION = (
+    "Steps 1–3 of Text2Video-Zero: denoises frame 0 alone to T1 and on to T0, copies it to "
+    "every frame, moves frame k by k × motion, and renoises frames 1..N back to T1. Feed "
+    "LATENT and SIGMAS to Video Sampler (T2VZ) to finish the video.")
+
+VIDEO_SAMPLER_DESCRIPTION = (
+    "Step 4 of Text2Video-Zero: denoises all frames together from T1 to the end with any "
+    "sampler. Connect the model through Cross-Frame Attention (T2VZ) and the LATENT and "
+    "SIGMAS from Motion-Field Latent Init (T2VZ).")
+
+SAMPLER_DESCRIPTION = (
+    "Text2Video-Zero in one node: a video from a text prompt with any Stable Diffusion UNet "
+    "checkpoint. Frame 0 is denoised alone, copied to every frame with a global camera "
+    "motion, and all frames are finished together with cross-frame attention. Gives the "
+    "same result as Motion-Field Latent Init + Video Sampler.")
+
+
 def _sampling_inputs() -> list[io.Input]:
     return [
         c.model_input("The model to sample with. Connect it through Cross-Frame Attention (T2VZ) for the "
@@ -116,12 +133,8 @@ class _Text2VideoNode(io.ComfyNode):
 class MotionFieldLatentInit(_Text2VideoNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return c.schema(
-            "T2VZ_MotionFieldLatentInit", "Motion-Field Latent Init (T2VZ)", "sampling",
-            "Steps 1–3 of Text2Video-Zero: denoises frame 0 alone to T1 and on to T0, copies it to "
-            "every frame, moves frame k by k × motion, and renoises frames 1..N back to T1. Feed "
-            "LATENT and SIGMAS to Video Sampler (T2VZ) to finish the video.",
-            inputs=_sampling_inputs() + _video_inputs() + _anchor_inputs(),
+        return c.schema("T2VZ_MotionFieldLatentInit", "Motion-Field Latent Init (T2VZ)", "sampling", INIT_DESCRIPTION,
+                        inputs=_sampling_inputs() + _video_inputs() + _anchor_inputs(),
             outputs=[
                 io.Latent.Output(display_name="LATENT", tooltip="The video latent at T1 (one latent per frame)."),
                 io.Sigmas.Output(display_name="SIGMAS",
@@ -141,12 +154,8 @@ class MotionFieldLatentInit(_Text2VideoNode):
 class VideoSampler(io.ComfyNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return c.schema(
-            "T2VZ_VideoSampler", "Video Sampler (T2VZ)", "sampling",
-            "Step 4 of Text2Video-Zero: denoises all frames together from T1 to the end with any "
-            "sampler. Connect the model through Cross-Frame Attention (T2VZ) and the LATENT and "
-            "SIGMAS from Motion-Field Latent Init (T2VZ).",
-            inputs=[
+        return c.schema("T2VZ_VideoSampler", "Video Sampler (T2VZ)", "sampling", VIDEO_SAMPLER_DESCRIPTION,
+                        inputs=[
                 c.model_input("The model, patched by Cross-Frame Attention (T2VZ)."),
                 *c.conditioning_inputs("The same positive conditioning as the init.",
                                        "The same negative conditioning as the init."),
@@ -183,13 +192,8 @@ class VideoSampler(io.ComfyNode):
 class Text2VideoZeroSampler(_Text2VideoNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
-        return c.schema(
-            "T2VZ_Sampler", "Text2Video-Zero Sampler", "sampling",
-            "Text2Video-Zero in one node: a video from a text prompt with any Stable Diffusion UNet "
-            "checkpoint. Frame 0 is denoised alone, copied to every frame with a global camera "
-            "motion, and all frames are finished together with cross-frame attention. Gives the "
-            "same result as Motion-Field Latent Init + Video Sampler.",
-            inputs=_sampling_inputs() + _video_inputs() + [
+        return c.schema("T2VZ_Sampler", "Text2Video-Zero Sampler", "sampling", SAMPLER_DESCRIPTION,
+                        inputs=_sampling_inputs() + _video_inputs() + [
                 c.chunk_input(),
                 advanced(io.Boolean.Input("use_cf_attn", default=True,
                                           tooltip="Cross-frame attention on a copy of the model (off: frames are "
