@@ -92,6 +92,30 @@ def one_node_text2video(g: Graph, *, ckpt=SD15, prompt=PROMPT, sdxl=False, video
     decode_and_save(g, sampler["LATENT"], loader["VAE"], fps, prefix)
 
 
+def camera_path_video(g: Graph, *, prefix):
+    """A camera path (pan, zoom, roll keyframes) instead of the sampler's x/y strengths."""
+    loader, pos, neg = checkpoint_and_prompts(g, SD15, PROMPT)
+    path = g.add("T2VZ_CameraPath", "Camera path", pan_x="0:(0), 7:(8)", pan_y="0", zoom="1.02",
+                 roll="0:(0), 7:(2)", centre_x=0.5, centre_y=0.5, mode="accumulated")
+    sampler = g.add("T2VZ_Sampler", model=loader["MODEL"], positive=pos["CONDITIONING"],
+                    negative=neg["CONDITIONING"], **SAMPLING, **VIDEO, chunk_size=8, use_cf_attn=True,
+                    motion=path["T2VZ_MOTION"], first_frame_mode="pinned", image_strength=0.5, first_frame_release=0.5)
+    decode_and_save(g, sampler["LATENT"], loader["VAE"], 4.0, prefix)
+
+
+def video_part(g: Graph, *, prefix):
+    """One part of a long video: Frame Part gives the sampler its frame_start / frame_count."""
+    loader, pos, neg = checkpoint_and_prompts(g, SD15, PROMPT)
+    part = g.add("T2VZ_FramePart", "Frame part (set part_index per server or run)", video_length=48,
+                 part_count=2, part_index=0)
+    sampler = g.add("T2VZ_Sampler", model=loader["MODEL"], positive=pos["CONDITIONING"],
+                    negative=neg["CONDITIONING"], **SAMPLING,
+                    **{**VIDEO, "video_length": 48, "frame_start": part["frame_start"],
+                       "frame_count": part["frame_count"]}, chunk_size=8, use_cf_attn=True,
+                    first_frame_mode="pinned", image_strength=0.5, first_frame_release=0.5)
+    decode_and_save(g, sampler["LATENT"], loader["VAE"], 8.0, prefix)
+
+
 def image_to_video(g: Graph, *, prefix):
     """A user's image as frame 0: Load Image → scale to the video's size → VAE Encode → Sampler."""
     loader, pos, neg = checkpoint_and_prompts(g, SD15, "a horse galloping on a street, high quality, detailed")
@@ -239,6 +263,17 @@ EXAMPLES = {
         "all three keeps the edit consistent. Put pix2pix_camel.mp4 (or any video) in ComfyUI/input. Needs "
         f"the InstructPix2Pix checkpoint ({IP2P} in models/checkpoints).",
         partial(pix2pix_video_edit, prefix="T2VZ/pix2pix_video_edit")),
+    "camera_path": Example(
+        "A camera path instead of a constant motion: Camera Path (T2VZ) keyframes a pan that speeds up, a "
+        "slow zoom and a roll (Deforum-style \"frame:(value)\" schedules); its MOTION replaces the "
+        "sampler's motion_field_strength_x/_y. Frame 0 never moves. " + NEEDS_SD15,
+        partial(camera_path_video, prefix="T2VZ/camera_path")),
+    "text2video_part": Example(
+        "One part of a 48-frame video: Frame Part (T2VZ) turns part_index of part_count into the "
+        "sampler's frame_start / frame_count. Queue it once per part (or on several servers, keeping the "
+        "same seed): every part recomputes frame 0 as its anchor, so the parts join into the video of one "
+        "long run. " + NEEDS_SD15,
+        partial(video_part, prefix="T2VZ/text2video_part")),
     "image_to_video": Example(
         "Image to video: your image is frame 0 and every frame starts from it. Put an image in "
         f"ComfyUI/input and pick it in Load Image ({FIRST_FRAME_IMAGE} here); it is scaled and cropped to "
