@@ -18,9 +18,10 @@ class FramePart(io.ComfyNode):
             category=f"{CATEGORY}/video",
             description=(
                 "Splits a video's frames into part_count contiguous parts of nearly equal length (the longer "
-                "parts first) and gives part part_index's frame_start and frame_count. Connect them to the "
-                "sampler's frame_start and frame_count (advanced inputs) on every server, with the same seed "
-                "and video_length everywhere: the parts put together are the whole video."),
+                "parts first), on the samplers' chunk boundaries, and gives part part_index's frame_start and "
+                "frame_count. Connect them to the sampler's frame_start and frame_count (advanced inputs) on "
+                "every server, with the same seed, video_length and chunk_size everywhere: the parts put "
+                "together are the whole video, bit for bit."),
             inputs=[
                 io.Int.Input("video_length", default=48, min=1, max=MAX_FRAMES,
                              tooltip="Frames of the whole video: the same value as the sampler's video_length."),
@@ -29,6 +30,12 @@ class FramePart(io.ComfyNode):
                 io.Int.Input("part_index", default=0, min=0, max=MAX_FRAMES - 1,
                              tooltip="Which part this server makes, 0 to part_count − 1 (e.g. from "
                                  "ComfyUI-Distributed's Distributed Value: 0 on the master, 1, 2 ... on the workers)."),
+                io.Int.Input("chunk_size", default=8, min=0, max=MAX_FRAMES, optional=True,
+                             tooltip="The samplers' chunk_size (8 by default there too). Parts then start and end "
+                                 "on chunk boundaries, so each part's frames are denoised in exactly the batches "
+                                 "of one run of the whole video and equal it bit for bit. 0 = split the frames "
+                                 "evenly (the parts then equal one run only up to float rounding); prompts made before this input "
+                                 "existed split evenly."),
             ],
             outputs=[
                 io.Int.Output("frame_start", display_name="frame_start",
@@ -40,10 +47,10 @@ class FramePart(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, video_length=None, part_count=None, part_index=None):
-        return parts.check(video_length, part_count, part_index) or True
+    def validate_inputs(cls, video_length=None, part_count=None, part_index=None, chunk_size=None):
+        return parts.check(video_length, part_count, part_index, chunk_size) or True
 
     @classmethod
-    def execute(cls, video_length, part_count, part_index) -> io.NodeOutput:
-        p = parts.part(video_length, part_count, part_index)
+    def execute(cls, video_length, part_count, part_index, chunk_size=0) -> io.NodeOutput:
+        p = parts.part(video_length, part_count, part_index, chunk_size)
         return io.NodeOutput(p.frame_start, p.frame_count)

@@ -134,7 +134,11 @@ class MotionFieldLatentInit(_Text2VideoNode):
     @classmethod
     def define_schema(cls) -> io.Schema:
         return c.schema("T2VZ_MotionFieldLatentInit", "Motion-Field Latent Init (T2VZ)", "sampling", INIT_DESCRIPTION,
-                        inputs=_sampling_inputs() + _video_inputs() + _anchor_inputs(),
+                        inputs=_sampling_inputs() + _video_inputs() + _anchor_inputs() + [advanced(c.int_input(
+                            "chunk_size", 8, "Give the Video Sampler's chunk_size here. Used only when making part "
+                            "of a video (frame_start / frame_count): the part also prepares frame 0's chunk, so "
+                            "the Video Sampler denoises the part in exactly the batches of one run of the whole "
+                            "video and its frames equal that run's bit for bit.", optional=True))],
             outputs=[
                 io.Latent.Output(display_name="LATENT", tooltip="The video latent at T1 (one latent per frame)."),
                 io.Sigmas.Output(display_name="SIGMAS",

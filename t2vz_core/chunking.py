@@ -58,14 +58,23 @@ class ChunkPlan:
     @classmethod
     def make(cls, frames: int, chunk_size: int) -> "ChunkPlan":
         """Frame 0 leads the first chunk; chunk_size 0 or ≥ frames: one chunk."""
+        return cls.of(range(frames), chunk_size)
+
+    @classmethod
+    def of(cls, frame_ids, chunk_size: int) -> "ChunkPlan":
+        """The chunks of a batch of the global frames ``frame_ids`` (ascending, frame 0 first):
+        the frames of the video's chunk i (ids i·c … i·c + c − 1) go together, so the part of
+        a video sampled alone is chunked as the whole video is."""
         msg = check_chunk_size(chunk_size)
         if msg:
             raise ValueError(msg)
-        if chunk_size == 0 or chunk_size >= frames:
-            chunks = (tuple(range(frames)),)
-        else:
-            chunks = tuple(tuple(range(s, min(s + chunk_size, frames))) for s in range(0, frames, chunk_size))
-        return cls(frames, chunk_size, chunks)
+        ids = list(frame_ids)
+        if chunk_size == 0 or ids[-1] < chunk_size:
+            return cls(len(ids), chunk_size, (tuple(range(len(ids))),))
+        groups: dict[int, list[int]] = {}
+        for pos, k in enumerate(ids):
+            groups.setdefault(k // chunk_size, []).append(pos)
+        return cls(len(ids), chunk_size, tuple(tuple(g) for g in groups.values()))
 
     @property
     def count(self) -> int:

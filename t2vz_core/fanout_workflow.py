@@ -18,6 +18,8 @@ from . import parts
 #: Video Sampler Custom) take their frames from a latent and cannot be split this way.
 RANGE_SAMPLERS = ("T2VZ_Sampler", "T2VZ_MotionFieldLatentInit")
 FRAME_GUIDED = ("T2VZ_VideoKSampler", "T2VZ_VideoSamplerCustom")
+#: The samplers whose chunk_size chunks the video steps (parts follow its chunks).
+CHUNKED_SAMPLERS = ("T2VZ_Sampler", "T2VZ_VideoSampler")
 SAVE_CLASS = "SaveImage"
 DECODE_CLASSES = ("VAEDecode", "VAEDecodeTiled")
 FANOUT_SAVE_ID = "t2vz_fanout_frames"
@@ -81,16 +83,28 @@ def frame_range(prompt: dict) -> tuple[int, int, int]:
     return video_length, start, count or video_length - start
 
 
+def chunk_size(prompt: dict) -> int:
+    """The chunk size the workflow's video steps are sampled with (T2VZ_Sampler, Video
+    Sampler), so parts are cut on its boundaries; 0 (an even split) when it is linked or the
+    samplers disagree."""
+    sizes = {n.get("inputs", {}).get("chunk_size", 8) for n in prompt.values() if n["class_type"] in CHUNKED_SAMPLERS}
+    size = sizes.pop() if len(sizes) == 1 else 0
+    return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
+
+
 def plan_parts(prompt: dict, part_count: int) -> list[parts.Part]:
     """The parts of the frames the workflow makes, with global frame numbers."""
-    _, start, count = frame_range(prompt)
+    video_length, start, count = frame_range(prompt)
     if part_count > count:
         raise WorkflowError(f"part_count ({part_count}) is larger than the video: the workflow makes {count} "
                             f"frames, so use at most {count} parts")
-    msg = parts.check(count, part_count)
-    if msg:
-        raise WorkflowError(msg)
-    return [parts.Part(p.index, start + p.frame_start, p.frame_count) for p in parts.split(count, part_count)]
+    size = chunk_size(prompt)
+    pieces = parts.units(start, start + count, video_length, size)
+    if part_count > len(pieces):
+        raise WorkflowError(f"part_count ({part_count}) is larger than the {len(pieces)} chunks the workflow's "
+                            f"frames make (chunk_size {size}): parts are made of whole chunks so that they equal "
+                            f"one run bit for bit; use at most {len(pieces)} parts or a smaller chunk_size")
+    return parts.split_range(start, start + count, part_count, video_length, size)
 
 
 def frames_source(prompt: dict) -> tuple[str | None, list]:
@@ -112,9 +126,12 @@ def part_prompt(prompt: dict, part: parts.Part, run_id: str, output_nodes: set[s
     output_nodes: class types that are output nodes on the servers (from /object_info);
     all but the frames' SaveImage are left out."""
     p = copy.deepcopy(prompt)
+    size = chunk_size(p)
     for nid in samplers(p):
         p[nid]["inputs"]["frame_start"] = part.frame_start
         p[nid]["inputs"]["frame_count"] = part.frame_count
+        if size and p[nid]["class_type"] == "T2VZ_MotionFieldLatentInit":
+            p[nid]["inputs"]["chunk_size"] = size  # it prepares frame 0's chunk of the Video Sampler's chunking
     save_id, link = frames_source(p)
     for nid in [k for k, n in p.items() if k != save_id and (n["class_type"] in output_nodes or n["class_type"] == SAVE_CLASS)]:
         del p[nid]

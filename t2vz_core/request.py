@@ -52,15 +52,32 @@ CHOICES: dict[str, list[str]] = {"t_mode": timing.MODES, "noise_mode": noise.NOI
 
 @dataclass(frozen=True)
 class FrameSelection:
-    """The global frame ids a run samples, frame 0 (the anchor) first, and whether frame 0
-    is there only as the anchor (then it is dropped from the output)."""
+    """The global frame ids a run samples, frame 0 (the anchor) first, and the ids it outputs.
+
+    A run that outputs only part of a video also samples frame 0 as the anchor; when the
+    whole video would be sampled in chunks, it samples all of frame 0's chunk, so that chunk
+    (whose frame 0 every other chunk attends to) is computed exactly as in one run of the
+    whole video, and the part's frames equal that run's bit for bit when the part is made
+    of whole chunks (see parts.py). Frames sampled only for that are dropped from the output.
+    """
 
     ids: tuple[int, ...]
-    drop_first: bool
+    output_ids: tuple[int, ...]
 
     @property
-    def output_ids(self) -> list[int]:
-        return list(self.ids[1:] if self.drop_first else self.ids)
+    def anchor_only(self) -> int:
+        """How many of the sampled frames are there only for the anchor."""
+        return len(self.ids) - len(self.output_ids)
+
+    @classmethod
+    def of(cls, video_length: int, frame_start: int, frame_count: int, chunk_size: int) -> "FrameSelection":
+        end = frame_start + frame_count if frame_count else video_length
+        wanted = tuple(range(frame_start, end))
+        if len(wanted) == video_length:
+            return cls(wanted, wanted)
+        whole_is_chunked = 0 < chunk_size < video_length
+        anchor = range(chunk_size) if whole_is_chunked else range(1)
+        return cls(tuple(sorted(set(anchor) | set(wanted))), wanted)
 
 
 def _range_problem(name: str, value) -> Problem | None:
@@ -167,14 +184,11 @@ class VideoRequest:
 
     @cached_property
     def frames(self) -> FrameSelection:
-        end = self.frame_start + self.frame_count if self.frame_count else self.video_length
-        wanted = tuple(range(self.frame_start, end))
-        if self.frame_start == 0:
-            return FrameSelection(wanted, False)
-        return FrameSelection((0,) + wanted, True)
+        return FrameSelection.of(self.video_length, self.frame_start, self.frame_count, self.chunk_size)
 
-    def chunk_plan(self, frames: int) -> ChunkPlan:
-        return ChunkPlan.make(frames, self.chunk_size)
+    def chunk_plan(self, frame_ids) -> ChunkPlan:
+        """The chunks of a batch holding the frames ``frame_ids`` (global ids, frame 0 first)."""
+        return ChunkPlan.of(list(frame_ids), self.chunk_size)
 
     def timing_for(self, with_image: bool) -> timing.Timing:
         """t0/t1 as set, or, with an image as frame 0, placed by image_strength (keeping the

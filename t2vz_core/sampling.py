@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 # were moved with.
 FRAME_IDS = "t2vz_frame_ids"
 VIDEO_LENGTH = "t2vz_video_length"
-DROP_FIRST = "t2vz_drop_first"
+OUTPUT_IDS = "t2vz_output_ids"
 MOTION = "t2vz_motion"
 
 
@@ -156,8 +156,8 @@ def denoise_frames(guider, sampler, sigmas, latent, noise, seed, plan: chunking.
 
 # -- LATENT dicts -----------------------------------------------------------------------------
 
-def video_latent(samples: torch.Tensor, ids, video_length: int, drop_first: bool, motion=None) -> dict:
-    out = {"samples": samples, FRAME_IDS: list(ids), VIDEO_LENGTH: video_length, DROP_FIRST: drop_first}
+def video_latent(samples: torch.Tensor, ids, video_length: int, output_ids, motion=None) -> dict:
+    out = {"samples": samples, FRAME_IDS: list(ids), VIDEO_LENGTH: video_length, OUTPUT_IDS: list(output_ids)}
     if motion is not None:
         out[MOTION] = motion
     return out
@@ -171,14 +171,16 @@ def frames_of(latent: dict, samples: torch.Tensor) -> tuple[list[int], int]:
 
 
 def output_latent(latent: dict, samples: torch.Tensor) -> dict:
-    """The LATENT a sampler outputs: frame 0 is dropped when it was only sampled as the anchor."""
-    drop = bool(latent.get(DROP_FIRST))
-    if drop:
-        samples = samples[1:]
+    """The LATENT a sampler outputs: the frames sampled only for the anchor (frame 0, or frame
+    0's chunk) are dropped."""
     ids = latent.get(FRAME_IDS)
     if ids is None:
         return {"samples": samples}
-    return {"samples": samples, FRAME_IDS: list(ids[1:] if drop else ids)}
+    keep = latent.get(OUTPUT_IDS)
+    if keep is None or list(keep) == list(ids):
+        return {"samples": samples, FRAME_IDS: list(ids)}
+    rows = [i for i, k in enumerate(ids) if k in set(keep)]
+    return {"samples": samples[rows], FRAME_IDS: [ids[i] for i in rows]}
 
 
 # -- text to video ----------------------------------------------------------------------------
@@ -187,7 +189,7 @@ def text_to_video(guider, request: VideoRequest, sampler_name: str, scheduler: s
                   motion=None, first_frame: dict | None = None) -> dict:
     """The whole method: steps 1–3 (init_video) and step 4 (finish_video) under one progress bar."""
     model = guider.model_patcher
-    plan = request.chunk_plan(len(request.frames.ids))
+    plan = request.chunk_plan(request.frames.ids)
     tm = request.timing_for(first_frame is not None)
     first_units = 0 if first_frame is not None else tm.k0
     progress = Progress(model, first_units + (request.steps - tm.k1) * plan.count)
@@ -250,7 +252,7 @@ def init_video(guider, request: VideoRequest, sampler_name: str, scheduler: str,
         m_t1 = tnoise.renoise_model_space(ms, m_t0, float(sigmas[tm.k0]), float(sigmas[tm.k1]), eps)
         rows = iter(lf.process_out(m_t1))
     latent_t1 = torch.stack([row0 if k == 0 else next(rows) for k in frames.ids])
-    latent = video_latent(latent_t1, frames.ids, request.video_length, frames.drop_first, motion)
+    latent = video_latent(latent_t1, frames.ids, request.video_length, frames.output_ids, motion)
     if first_frame is not None:
         latent.update({image_anchor.NOISE: eps0, image_anchor.MODE: request.first_frame_mode,
                        image_anchor.RELEASE: request.first_frame_release})
@@ -263,8 +265,9 @@ def finish_video(guider, sampler_name: str, latent: dict, sigmas: torch.Tensor, 
     (held as the user's image when it is one, see image_anchor)."""
     import comfy.samplers
     samples = latent["samples"]
-    guider = frame_conds.pick_rows(guider, *frames_of(latent, samples))
-    plan = request.chunk_plan(samples.shape[0])
+    ids, video_length = frames_of(latent, samples)
+    guider = frame_conds.pick_rows(guider, ids, video_length)
+    plan = request.chunk_plan(ids)
     if progress is None:
         progress = Progress(guider.model_patcher, (sigmas.shape[0] - 1) * plan.count)
     noise, mask = image_anchor.noise_and_mask(latent, samples)
@@ -303,7 +306,7 @@ def frame_guided_video(guider, sampler, sigmas: torch.Tensor, latent: dict, requ
     ids, video_length = frames_of(latent, samples)
     guider = frame_conds.pick_rows(guider, ids, video_length)
     noise = tnoise.initial_noise(request.seed, ids, samples.shape[1:], request.noise_mode)
-    plan = request.chunk_plan(samples.shape[0])
+    plan = request.chunk_plan(ids)
     progress = Progress(model, (sigmas.shape[-1] - 1) * plan.count)
     out = denoise_frames(guider, sampler, sigmas, samples, noise, request.seed, plan, progress,
                          noise_mask=latent.get("noise_mask"))

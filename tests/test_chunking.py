@@ -11,7 +11,7 @@ import comfy.model_management
 import comfy.samplers
 import nodes
 from comfy_extras.nodes_custom_sampler import Guider_DualCFG
-from t2vz_core import attention, chunking, request as treq, sampling
+from t2vz_core import attention, chunking, parts, request as treq, sampling
 from t2vz_core.problem import UserError
 
 # Tolerance for chunked vs unchunked: the math is the same (a frame's self-attention only
@@ -303,11 +303,37 @@ def test_parts_of_a_long_video_match_one_long_run(tiny):
             return sampler.execute(model=model, positive=pos, negative=neg, **args).result[0]
 
     whole = run()["samples"]
+    # cut on the chunks of 4 (as Frame Part cuts): every model call is one of the one run's
+    got = [run(frame_start=p.frame_start, frame_count=p.frame_count) for p in parts.split(9, 3, 4)]
+    assert [g["t2vz_frame_ids"] for g in got] == [[0, 1, 2, 3], [4, 5, 6, 7], [8]]
+    assert torch.equal(torch.cat([g["samples"] for g in got]), whole)
+    # cut inside a chunk: the same frames up to float rounding
     a = run(frame_start=3, frame_count=3)
-    b = run(frame_start=6)
-    assert a["samples"].shape[0] == 3 and b["samples"].shape[0] == 3
-    assert a["t2vz_frame_ids"] == [3, 4, 5] and b["t2vz_frame_ids"] == [6, 7, 8]
-    assert _close(a["samples"], whole[3:6]) and _close(b["samples"], whole[6:9])
+    assert a["samples"].shape[0] == 3 and a["t2vz_frame_ids"] == [3, 4, 5]
+    assert _close(a["samples"], whole[3:6])
+
+
+def test_step_by_step_parts_equal_one_run_bit_for_bit(tiny):
+    """Motion-Field Latent Init (with the Video Sampler's chunk_size) + Video Sampler: parts cut on
+    the chunks equal one run of the whole video bit for bit. With Init's chunk_size left at its
+    default (8, not the Video Sampler's 3) the part is the same up to float rounding."""
+    model, pos, neg, *_ = tiny
+    init, video = nodes.NODE_CLASS_MAPPINGS["T2VZ_MotionFieldLatentInit"], nodes.NODE_CLASS_MAPPINGS["T2VZ_VideoSampler"]
+    common = dict(model=model, positive=pos, negative=neg, seed=5, cfg=7.5, sampler_name="euler")
+
+    def run(init_chunk=None, **frames):
+        extra = {} if init_chunk is None else {"chunk_size": init_chunk}
+        with torch.inference_mode():
+            latent, sigmas = init.execute(steps=6, scheduler="normal", width=64, height=64, video_length=7,
+                                          motion_field_strength_x=8.0, motion_field_strength_y=4.0, t0=44, t1=47,
+                                          **common, **frames, **extra).result
+            return video.execute(latent=latent, sigmas=sigmas, chunk_size=3, **common).result[0]
+
+    whole = run(3)["samples"]
+    got = [run(3, frame_start=p.frame_start, frame_count=p.frame_count) for p in parts.split(7, 2, 3)]
+    assert [g["t2vz_frame_ids"] for g in got] == [[0, 1, 2, 3, 4, 5], [6]]
+    assert torch.equal(torch.cat([g["samples"] for g in got]), whole)
+    assert _close(run(frame_start=3, frame_count=3)["samples"], whole[3:6])
 
 
 @pytest.mark.parametrize("frames,chunk,expected", [
@@ -340,9 +366,24 @@ def test_frame_selection_errors(fields, input_name, needle):
 
 def test_frame_selection_puts_the_anchor_first():
     assert treq.VideoRequest(video_length=9).frames.ids == tuple(range(9))
-    part = treq.VideoRequest(video_length=9, frame_start=3, frame_count=3).frames
-    assert part.ids == (0, 3, 4, 5) and part.drop_first and part.output_ids == [3, 4, 5]
-    assert treq.VideoRequest(video_length=9, frame_start=6).frames.output_ids == [6, 7, 8]
+    # a part of a chunked video also samples frame 0's chunk (and drops it), so the model sees
+    # the batches of one run of the whole video
+    part = treq.VideoRequest(video_length=20, frame_start=12, frame_count=3, chunk_size=4).frames
+    assert part.ids == (0, 1, 2, 3, 12, 13, 14) and part.output_ids == (12, 13, 14) and part.anchor_only == 4
+    inside = treq.VideoRequest(video_length=9, frame_start=3, frame_count=3).frames  # chunk 8: frames 0-7
+    assert inside.ids == tuple(range(8)) and inside.output_ids == (3, 4, 5)
+    # an unchunked video (chunk_size 0, or not smaller than the video): frame 0 alone
+    for size in (0, 9):
+        alone = treq.VideoRequest(video_length=9, frame_start=6, chunk_size=size).frames
+        assert alone.ids == (0, 6, 7, 8) and alone.output_ids == (6, 7, 8)
+
+
+def test_chunk_plan_follows_the_videos_chunks_by_frame_id():
+    plan = treq.VideoRequest(video_length=20, chunk_size=4).chunk_plan([0, 1, 2, 3, 12, 13, 14])
+    assert plan.chunks == ((0, 1, 2, 3), (4, 5, 6))  # positions: frame 0's chunk, then frames 12-14
+    assert chunking.ChunkPlan.of([0, 5, 6, 7, 8], 4).chunks == ((0,), (1, 2, 3), (4,))
+    assert chunking.ChunkPlan.make(7, 3).chunks == ((0, 1, 2), (3, 4, 5), (6,))
+    assert chunking.ChunkPlan.of(range(5), 0).chunks == ((0, 1, 2, 3, 4),)
 
 
 def test_chunk_size_one_is_refused():

@@ -4,9 +4,9 @@ one part per server, a server stopped while its part runs, and bad input refused
 The reference is made on the session's server (comfy_server): the whole video in one run,
 and the two parts queued there one after the other. The fan-out's parts are made on other
 servers (fresh processes, so nothing comes from ComfyUI's cache) and must equal the parts
-bit for bit (PNG frames; the mp4's h264 is not bit-reproducible). Against the one-run video
-they agree to one level of 8 bits: a part batches its frames with frame 0 instead of with
-its neighbours, and CPU kernels round batches of another size differently.
+and the one-run video bit for bit (PNG frames; the mp4's h264 is not bit-reproducible): the
+video is chunked (chunk_size 2) and the parts are cut on its chunk boundaries, so every
+model call of a part is one of the one run's.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from t2vz_core import parts
 
 pytestmark = pytest.mark.server
 
-LENGTH, PARTS = 5, 2
-SETTINGS = dict(seed=8, video_length=LENGTH, steps=4, chunk_size=0)
+LENGTH, PARTS, CHUNK = 5, 2, 2
+SETTINGS = dict(seed=8, video_length=LENGTH, steps=4, chunk_size=CHUNK)
 
 
 def _workflow(tmp_path: Path, prompt: dict | None = None) -> Path:
@@ -71,7 +71,7 @@ def reference(comfy_server):
 
     whole = run("fanout_ref/whole")
     pieces = [run(f"fanout_ref/part{p.index}", frame_start=p.frame_start, frame_count=p.frame_count)
-              for p in parts.split(LENGTH, PARTS)]
+              for p in parts.split(LENGTH, PARTS, CHUNK)]
     return whole, np.concatenate(pieces)
 
 
@@ -99,7 +99,7 @@ def test_two_servers_one_part_each_make_the_video_of_one_server(two_fresh_server
     frames = _frames(png_dir)
     assert frames.shape == (LENGTH, 64, 64, 3)
     assert np.array_equal(frames, joined)  # bit for bit, in frame order
-    assert np.abs(frames.astype(int) - whole).max() <= 1  # see the module docstring
+    assert np.array_equal(frames, whole)  # and the one-run video, bit for bit
     video, fps = read_video(out)
     assert video.shape == (LENGTH, 64, 64, 3) and fps == pytest.approx(8.0)
     # nothing but the parts' PNGs was written on the servers (the workflow's Save Video is left out)
@@ -147,12 +147,13 @@ def test_frame_part_linked_into_the_sampler_makes_each_servers_part(comfy_server
         prompt = with_png(tiny_api("text2video_long", **SETTINGS), f"fanout_graph/part{index}")
         sampler = node_id(prompt, "T2VZ_Sampler")
         prompt["90"] = {"class_type": "T2VZ_FramePart",
-                        "inputs": {"video_length": LENGTH, "part_count": PARTS, "part_index": index}}
+                        "inputs": {"video_length": LENGTH, "part_count": PARTS, "part_index": index,
+                                   "chunk_size": CHUNK}}
         prompt[sampler]["inputs"].update(frame_start=["90", 0], frame_count=["90", 1])
         entry = comfy_server.run(prompt, timeout=600)
         assert entry["status"]["status_str"] == "success", execution_error(entry)
         got.append(pngs(comfy_server, entry))
-    assert [len(g) for g in got] == [p.frame_count for p in parts.split(LENGTH, PARTS)]
+    assert [len(g) for g in got] == [4, 1]  # frames 0-3 (chunks [0 1] [2 3]) and frame 4
     assert np.array_equal(np.concatenate(got), joined)
 
 

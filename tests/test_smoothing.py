@@ -4,7 +4,7 @@ The port (support/smoothing_reference.py) follows the original Text2Video-Zero's
 ``smooth_bg`` line by line; the node must give the same latents bit for bit on frames
 1.., keep frame 0 bit for bit, and behave as the paper says at the ends of its range.
 The latent dicts are built here as Motion-Field Latent Init hands them over (samples,
-global frame ids, drop_first, a motion object with ``warp(latents, frame_ids)``).
+global frame ids, the ids it outputs, a motion object with ``warp(latents, frame_ids)``).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Translation:
 
 
 def _latent(x, frame_ids, sx=12.0, sy=12.0, **extra):
-    return {"samples": x, "t2vz_frame_ids": list(frame_ids), "t2vz_drop_first": False,
+    return {"samples": x, "t2vz_frame_ids": list(frame_ids), "t2vz_output_ids": list(frame_ids),
             "t2vz_motion": Translation(sx, sy), **extra}
 
 
@@ -73,11 +73,11 @@ def test_node_equals_the_original_block_bit_for_bit(strength, dilation, soft, mo
 
 def test_strength_one_returns_the_input_and_keeps_every_key():
     x, masks = _random(5, soft=True)
-    latent = _latent(x, range(5), t2vz_drop_first=True)
+    latent = _latent(x, range(5), t2vz_output_ids=[3, 4])
     out = _smooth(latent, masks, strength=1.0)
     assert torch.equal(out["samples"], x)
     assert out["t2vz_motion"] is latent["t2vz_motion"]
-    assert out["t2vz_frame_ids"] == [0, 1, 2, 3, 4] and out["t2vz_drop_first"] is True
+    assert out["t2vz_frame_ids"] == [0, 1, 2, 3, 4] and out["t2vz_output_ids"] == [3, 4]
     assert latent["samples"] is x  # the input dict is not changed
 
 
