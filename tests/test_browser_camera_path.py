@@ -147,3 +147,23 @@ def test_a_sampler_fed_by_a_camera_path_draws_it_on_its_pad(ui):
     assert pad["label"].startswith("camera moves x 12, y 12"), pad["label"]
     view = _wait_state(ui, cam, VIEW, "drawn", frames=24)
     assert "24 frames by default" in view["label"]
+
+
+def test_nodes_2_0_mode_draws_the_path(ui):
+    """The frontend's Vue-rendered nodes ("Nodes 2.0", a setting; left on for this module's
+    server, so this test comes last): the view is there and draws."""
+    ui.js("async () => { await app.extensionManager.setting.set('Comfy.VueNodes.Enabled', true); }")
+    ui.page.reload()
+    ui.open()
+    ui.js("() => app.graph.clear()")
+    cam = _add_camera(ui)
+    ui.set_widget(cam, "pan_y", "0:(0), 8:(-6)")
+    ui.js("(id) => t2vz.focus(id)", cam)
+    canvas = ui.page.locator(f"[data-node-id='{cam}'] {VIEW}")
+    canvas.wait_for(timeout=10_000)
+    seen = _wait_state(ui, cam, VIEW, "drawn")
+    assert seen["label"].startswith("24 frames: pan y 0→"), seen["label"]
+    assert seen["strokes"] > 300, seen
+    box = canvas.bounding_box()
+    assert box["width"] > 100 and box["height"] > 60, box
+    ui.screenshot(ui.artifacts / "nodes_2_0_camera_path.png")

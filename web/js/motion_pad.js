@@ -11,7 +11,7 @@ const X = "motion_field_strength_x";
 const Y = "motion_field_strength_y";
 const RANGE = 32;   // the pad's edge, in pixels of a 512-pixel frame per frame
 const SIZE = 120;   // pad side, CSS pixels
-const HEIGHT = SIZE + 26;
+const HEIGHT = SIZE + 26 + 16; // canvas, label, and the margin the DOM widget keeps
 const CENTRE_SNAP = 4; // pad pixels around the centre that mean "no motion"
 
 function widgetsOf(node) {
@@ -36,7 +36,9 @@ function draw(node, canvas, label, view) {
   if (linked(node, "motion")) {
     const camera = sourceOf(node, "motion");
     if (camera?.type === CAMERA_NODE) {
-      view.show(camera, framesFor(node), "camera path: ");
+      const info = framesFor(node);
+      if (!linked(node, "video_length")) info.note = ""; // this node's own video_length: no need to say
+      view.show(camera, info, "camera path: ");
       return;
     }
   }

@@ -203,7 +203,7 @@ export function pathView(canvas, label, width, height) {
         drawPath(canvas, width, height, data);
         canvas.dataset.query = query;
         canvas.dataset.state = "drawn";
-        let text = `${prefix}${data.summary} · ${info.note}`;
+        let text = `${prefix}${data.summary}${info.note ? ` · ${info.note}` : ""}`;
         if (linked.length) text += ` · from links, shown as defaults: ${linked.join(", ")}`;
         setLabel(text, false);
       }, DEBOUNCE_MS);
