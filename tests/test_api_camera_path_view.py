@@ -67,6 +67,9 @@ def test_the_outlines_are_the_frames_as_the_camera_sees_them(comfy_server):
     assert data["summary"] == "2 frames: roll 0→90°"
     status, data = _view(comfy_server, frames=5)
     assert data["summary"] == "5 frames: camera still"
+    # out and back: the summary gives the extreme as well as the ends
+    status, data = _view(comfy_server, pan_x="0:(0), 5:(10), 10:(0)", mode="absolute", frames=11)
+    assert data["summary"] == "11 frames: pan x 0→0 px (reaches 10 px)"
 
 
 @pytest.mark.parametrize("query, needle", [
