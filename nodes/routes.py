@@ -10,7 +10,8 @@ import os
 import folder_paths
 from aiohttp import web
 
-from ..t2vz_core import preview, video_io
+from ..t2vz_core import camera_view, preview, video_io
+from ..t2vz_core.schedule import ScheduleError
 from . import node_errors
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,25 @@ async def load_video_preview(request: web.Request) -> web.Response:
     return web.json_response(meta)
 
 
+async def camera_path(request: web.Request) -> web.Response:
+    """GET /t2vz/camera_path?pan_x=..&pan_y=..&zoom=..&roll=..&centre_x=..&centre_y=..&mode=..
+    &frames=N[&width=..&height=..] → JSON: per-frame camera values and frame outlines, computed
+    by CameraPath itself (t2vz_core/camera_view.py), for the editor's path view."""
+    try:
+        path, frames, width, height = camera_view.parse_query(dict(request.rel_url.query))
+        # up to 4096 frames: a fraction of a second, off the event loop
+        data = await asyncio.get_running_loop().run_in_executor(
+            None, camera_view.view, path, frames, width, height)
+    except (ScheduleError, camera_view.ViewError) as e:
+        return _error(400, str(e))
+    except Exception:  # keep serving; the view shows the message
+        logger.exception("camera path view failed")
+        return _error(500, "the camera path could not be computed; the server log has the details")
+    return web.json_response(data)
+
+
 PREVIEW_PATH = "/t2vz/load_video_preview"
+CAMERA_PATH = "/t2vz/camera_path"
 
 
 def _server():
@@ -119,5 +138,6 @@ def register() -> bool:
     if handlers:
         return load_video_preview in handlers
     instance.routes.get(PREVIEW_PATH)(load_video_preview)
+    instance.routes.get(CAMERA_PATH)(camera_path)
     node_errors.install(instance.app)
     return True

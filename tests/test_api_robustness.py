@@ -86,6 +86,9 @@ def test_two_copies_start_serve_and_say_so_once(two_copies):
     status, scripts = server._request("GET", "/extensions")
     ours = [s for s in scripts if s.endswith("/load_video_preview.js")]
     assert len(ours) == 1, scripts
+    # the camera path view's route serves beside the preview route
+    status, view = server._request("GET", "/api/t2vz/camera_path?pan_x=2&frames=3")
+    assert status == 200 and view["summary"] == "3 frames: pan x 0→4 px", view
 
 
 def test_two_copies_preview_and_example_run(two_copies):

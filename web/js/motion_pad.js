@@ -1,14 +1,17 @@
 // A pad on the pack's nodes that have motion_field_strength_x/y: the arrow shows where the
-// camera moves each frame; dragging on the pad writes the two numbers. The pad is never saved:
-// the workflow and the API prompt keep the two plain number inputs.
+// camera moves each frame; dragging on the pad writes the two numbers. When the node's
+// `motion` input comes from a Camera Path node, the pad draws that path instead (read-only,
+// for this node's video_length). The pad is never saved: the workflow and the API prompt keep
+// the two plain number inputs.
 import { app } from "../../../scripts/app.js";
 import { chain, forwardWheel } from "./t2vz_media.js";
+import { CAMERA_NODE, PAD_WIDGET, VIEW_WIDGET, framesFor, pathView, redrawWidget, sourceOf } from "./t2vz_camera.js";
 
 const X = "motion_field_strength_x";
 const Y = "motion_field_strength_y";
 const RANGE = 32;   // the pad's edge, in pixels of a 512-pixel frame per frame
 const SIZE = 120;   // pad side, CSS pixels
-const HEIGHT = SIZE + 26;
+const HEIGHT = SIZE + 26 + 16; // canvas, label, and the margin the DOM widget keeps
 const CENTRE_SNAP = 4; // pad pixels around the centre that mean "no motion"
 
 function widgetsOf(node) {
@@ -24,10 +27,25 @@ function snap(v, step) {
   return Math.round(v / step) * step;
 }
 
-function draw(node, canvas, label) {
+// The node's motion input replaces the x/y numbers while it is connected: no dragging then.
+function readOnly(node) {
+  return linked(node, X) || linked(node, Y) || linked(node, "motion");
+}
+
+function draw(node, canvas, label, view) {
+  if (linked(node, "motion")) {
+    const camera = sourceOf(node, "motion");
+    if (camera?.type === CAMERA_NODE) {
+      const info = framesFor(node);
+      if (!linked(node, "video_length")) info.note = ""; // this node's own video_length: no need to say
+      view.show(camera, info, "camera path: ");
+      return;
+    }
+  }
+  view.message("");
   const [wx, wy] = widgetsOf(node);
   const x = Number(wx?.value ?? 0), y = Number(wy?.value ?? 0);
-  const off = linked(node, X) || linked(node, Y);
+  const off = readOnly(node);
   const dpr = window.devicePixelRatio || 1;
   if (canvas.width !== SIZE * dpr) { canvas.width = SIZE * dpr; canvas.height = SIZE * dpr; }
   const ctx = canvas.getContext("2d");
@@ -72,7 +90,7 @@ function draw(node, canvas, label) {
 
 function addPad(node) {
   const [wx, wy] = widgetsOf(node);
-  if (!wx || !wy || node.widgets.some((w) => w.name === "t2vz_motion_pad")) return;
+  if (!wx || !wy || node.widgets.some((w) => w.name === PAD_WIDGET)) return;
   const root = document.createElement("div");
   root.className = "t2vz-motion-pad";
   Object.assign(root.style, { display: "flex", flexDirection: "column", alignItems: "center", gap: "2px" });
@@ -82,9 +100,13 @@ function addPad(node) {
   canvas.title = "Drag to set the camera move per frame (x right, y down; in pixels of a 512-pixel frame). " +
                  "Shift: half steps. The centre dot: no motion. The ring is the paper's 12.";
   const label = document.createElement("div");
-  Object.assign(label.style, { font: "11px sans-serif", color: "var(--descrip-text, #999)", whiteSpace: "nowrap" });
+  Object.assign(label.style, { font: "11px sans-serif", color: "var(--descrip-text, #999)", whiteSpace: "nowrap",
+                               maxWidth: "100%", overflow: "hidden", textOverflow: "ellipsis", padding: "0 6px",
+                               boxSizing: "border-box" });
   root.append(canvas, label);
   forwardWheel(root);
+  const view = pathView(canvas, label, SIZE, SIZE);
+  const redraw = () => draw(node, canvas, label, view);
 
   const set = (vx, vy) => {
     for (const [w, v] of [[wx, vx], [wy, vy]]) {
@@ -96,7 +118,7 @@ function addPad(node) {
       }
     }
     node.graph?.setDirtyCanvas?.(true, false);
-    draw(node, canvas, label);
+    redraw();
   };
   let dragging = false;
   const fromEvent = (e) => {
@@ -109,7 +131,7 @@ function addPad(node) {
     set(Object.is(vx, -0) ? 0 : vx, Object.is(vy, -0) ? 0 : vy);
   };
   canvas.addEventListener("pointerdown", (e) => {
-    if (linked(node, X) || linked(node, Y) || e.button !== 0) return;
+    if (readOnly(node) || e.button !== 0) return;
     e.preventDefault();
     e.stopPropagation();
     canvas.setPointerCapture(e.pointerId);
@@ -130,18 +152,24 @@ function addPad(node) {
     app.canvas?.emitAfterChange?.();
   });
 
-  const widget = node.addDOMWidget("t2vz_motion_pad", "t2vz_motion_pad", root, {
+  const widget = node.addDOMWidget(PAD_WIDGET, PAD_WIDGET, root, {
     serialize: false,
     hideOnZoom: false,
     getMinHeight: () => HEIGHT,
     getMaxHeight: () => HEIGHT,
   });
   widget.serialize = false;
-  widget.t2vzRedraw = () => draw(node, canvas, label);
+  widget.t2vzRedraw = redraw;
 
   // redraw when the numbers change any other way (typed, dragged, loaded, linked)
-  for (const w of [wx, wy]) chain(w, "callback", () => draw(node, canvas, label));
-  draw(node, canvas, label);
+  for (const w of [wx, wy]) chain(w, "callback", redraw);
+  // the frames and the aspect of a connected camera path follow this node's settings, here
+  // and in the Camera Path node's own view
+  for (const name of ["video_length", "width", "height"]) {
+    const w = node.widgets.find((x) => x.name === name);
+    if (w) chain(w, "callback", () => { redraw(); redrawWidget(sourceOf(node, "motion"), VIEW_WIDGET); });
+  }
+  redraw();
 }
 
 app.registerExtension({
@@ -154,7 +182,7 @@ app.registerExtension({
     chain(nodeType.prototype, "onNodeCreated", function () { addPad(this); });
     for (const hook of ["onConfigure", "onConnectionsChange"]) {
       chain(nodeType.prototype, hook, function () {
-        this.widgets?.find((w) => w.name === "t2vz_motion_pad")?.t2vzRedraw?.();
+        redrawWidget(this, PAD_WIDGET);
       });
     }
   },
