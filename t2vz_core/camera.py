@@ -34,6 +34,10 @@ from .schedule import Schedule, ScheduleError, parse
 MODES = ("accumulated", "absolute")
 
 
+ZOOM_LIMIT = 1e4  # how far a frame may zoom from frame 0, either way
+LOG_ZOOM_LIMIT = math.log(ZOOM_LIMIT)
+
+
 @dataclass(frozen=True)
 class CameraPath:
     pan_x: Schedule = Schedule.constant(0.0)
@@ -98,7 +102,7 @@ class CameraPath:
     def parameters(self, frame_ids: Sequence[int]) -> list[dict[str, float]]:
         """The camera at each frame: pan_x, pan_y, zoom, roll (from frame 0) and centre_x/_y."""
         ids = _check_ids(frame_ids)
-        table = self._values(max(ids, default=0) + 1)
+        table = self._checked_values(max(ids, default=0) + 1)
         return [{k: col[i] for k, col in table.items()} for i in ids]
 
     def inverse_maps(self, frame_ids: Sequence[int], height: int, width: int
@@ -108,7 +112,7 @@ class CameraPath:
         ``height``/``width`` are the frame's (or latent's) size; only their ratio is used.
         """
         ids = _check_ids(frame_ids)
-        table = self._values(max(ids, default=0) + 1)
+        table = self._checked_values(max(ids, default=0) + 1)
         maps = torch.eye(3, dtype=torch.float64).repeat(len(ids), 1, 1)
         centres = torch.empty((len(ids), 2), dtype=torch.float64)
         aspect = height / width  # grid y units per grid x unit, in real pixels
@@ -141,6 +145,21 @@ class CameraPath:
 
     # -- per-frame values -----------------------------------------------------------------
 
+    def _checked_values(self, count: int) -> dict[str, list[float]]:
+        """``_values``, or a ScheduleError when the zoom of one of the frames 0 … count−1 is
+        beyond ZOOM_LIMIT either way (a zoom that keeps compounding over a long video)."""
+        cols = self._values(count)
+        logs = self._table["log_zoom"][:count]
+        worst = next((k for k, v in enumerate(logs) if abs(v) > LOG_ZOOM_LIMIT), None)
+        if worst is not None:
+            way = "closer" if logs[worst] > 0 else "further"
+            raise ScheduleError(
+                f"zoom: by frame {worst} the camera is more than {ZOOM_LIMIT:g} times {way} than at frame 0 "
+                f"(zoom {self.zoom.text()}, mode {self.mode}, {count} frames); the picture would be "
+                f"{'a few pixels blown up' if way == 'closer' else 'a dot'}. Use a zoom nearer 1, fewer frames, "
+                f"keyframes that bring it back, or mode 'absolute'")
+        return cols
+
     def _values(self, count: int) -> dict[str, list[float]]:
         """Columns of per-frame values for frames 0 … count−1 (cached; paths are immutable)."""
         cached = self._table.get("columns")
@@ -157,9 +176,11 @@ class CameraPath:
                 cols[name] = [v - values[0] for v in values]
         zooms = self.zoom.values(count)
         if self.mode == "accumulated":
-            cols["zoom"] = [math.exp(s) for s in _running_sum([0.0] + [math.log(z) for z in zooms[1:]])]
+            logs = _running_sum([0.0] + [math.log(z) for z in zooms[1:]])
         else:
-            cols["zoom"] = [z / zooms[0] for z in zooms]
+            logs = [math.log(z) - math.log(zooms[0]) for z in zooms]
+        self._table["log_zoom"] = logs
+        cols["zoom"] = [math.exp(min(max(v, -LOG_ZOOM_LIMIT), LOG_ZOOM_LIMIT)) for v in logs]
         cols["centre_x"] = self.centre_x.values(count)
         cols["centre_y"] = self.centre_y.values(count)
         self._table["columns"] = cols

@@ -82,7 +82,7 @@ def test_the_outlines_are_the_frames_as_the_camera_sees_them(comfy_server):
     ({"frames": "2.5"}, "frames ('2.5') must be a whole number from 1 to 4096"),
     ({"centre_x": "1.5"}, "centre_x ('1.5') must be a number from 0 (one edge) to 1"),
     ({"mode": "relative"}, "mode: 'relative' is not one of accumulated, absolute"),
-    ({"zoom": "1.5", "frames": "4096"}, "zoom: multiplied over 4096 frames"),
+    ({"zoom": "1.5", "frames": "4096"}, "zoom: by frame 23 the camera is more than 10000 times closer"),
     ({"pan": "3"}, "unknown option(s) pan; allowed: pan_x, pan_y"),
 ])
 def test_bad_input_is_a_400_naming_the_input_and_the_server_keeps_serving(comfy_server, query, needle):

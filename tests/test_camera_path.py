@@ -254,3 +254,18 @@ def test_batches_do_not_change_the_result(monkeypatch):
     assert torch.equal(path.warp(lat, ids), whole)
     assert torch.equal(path.warp(lat[[0, 39]], [0, 39]), whole[[0, 39]])
     assert math.isfinite(float(whole.sum()))
+
+
+@pytest.mark.parametrize("zoom, frames, needle", [
+    ("1.5", 2001, "zoom: by frame 23 the camera is more than 10000 times closer than at frame 0"),
+    ("0.5", 1100, "zoom: by frame 14 the camera is more than 10000 times further than at frame 0"),
+])
+def test_a_zoom_compounding_over_a_long_video_is_a_clear_error(zoom, frames, needle):
+    """Accumulated zoom multiplies every frame: 1.5 over 2000 frames overflowed a float and 0.5
+    over 1100 divided by zero inside the warp; now the run stops with the frame and the fix."""
+    path = CameraPath.from_schedules(zoom=zoom)
+    with pytest.raises(ScheduleError, match=needle):
+        path.warp(torch.zeros(1, 4, 8, 8), [frames - 1])
+    with pytest.raises(ScheduleError, match="mode 'absolute'"):
+        path.parameters(range(frames))
+    assert path.parameters([10])[0]["zoom"] == pytest.approx(float(zoom) ** 10)  # a short video is fine
