@@ -10,7 +10,10 @@ attention context. Per model evaluation (one per sampler step for most samplers)
 
 so frame 0 goes through the UNet once per evaluation, not once per chunk (the reference
 reruns it in every chunk and throws the copy away), and peak memory follows the chunk
-size, not the video length.
+size, not the video length. Chunks are the video's, by global frame id (chunk i holds
+frames i·c … i·c + c − 1), also in a batch that holds only part of the video: a part made
+of whole chunks (with frame 0's chunk as its anchor, see request.FrameSelection) is then
+denoised in exactly the model calls of one run, so it equals that run bit for bit.
 
 This is a ComfyUI context handler (``model_options["context_handler"]``): it sits where
 ComfyUI batches conditionings, so everything per-frame that rides in a conditioning is
