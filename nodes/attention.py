@@ -21,8 +21,8 @@ class CrossFrameAttention(io.ComfyNode):
                 "UNets with any attention backend."),
             inputs=[
                 io.Model.Input("model", tooltip="A UNet model (SD1.x, SD2.x, SDXL, fine-tunes, LoRA-patched)."),
-                advanced(float_input("token_merge_ratio", 0.0, TOKEN_MERGE_TOOLTIP, step=0.05)),
-                advanced(io.Boolean.Input("merge_anchor_keys", default=False,
+                advanced(float_input("token_merge_ratio", 0.0, TOKEN_MERGE_TOOLTIP, step=0.05, optional=True)),
+                advanced(io.Boolean.Input("merge_anchor_keys", default=False, optional=True,
                                           tooltip="With token merging: also merge the first frame's keys and values "
                                               "(as the original tomesd does; faster, a little further from "
                                               "token_merge_ratio 0). Off: only each frame's queries are merged.")),

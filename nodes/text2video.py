@@ -86,7 +86,7 @@ def _anchor_inputs() -> list[io.Input]:
         io.Latent.Input("first_frame", optional=True,
                         tooltip="Your image as frame 0: Load Image → VAE Encode at the video's width/height. "
                             "Every frame starts from it and attends to it."),
-        advanced(io.Combo.Input("first_frame_mode", options=image_anchor.MODES, default=image_anchor.PINNED,
+        advanced(io.Combo.Input("first_frame_mode", options=image_anchor.MODES, default=image_anchor.PINNED, optional=True,
                                 tooltip="With first_frame: 'pinned' keeps frame 0 exactly your image; 'refine' "
                                     "holds it, then lets it be denoised for the last steps (first_frame_release); "
                                     "'free' denoises it like img2img.")),
@@ -94,10 +94,10 @@ def _anchor_inputs() -> list[io.Input]:
                                "before the video starts. Higher keeps more of your image's layout in every "
                                "frame; lower lets the frames depart from it (0 starts from almost pure noise, "
                                "where the image's layout is lost). Replaces t0/t1's place; their gap is kept.",
-                               step=0.01)),
+                               step=0.01, optional=True)),
         advanced(c.float_input("first_frame_release", 0.5, "With first_frame_mode 'refine': the share of the "
                                "video's steps during which frame 0 is held as your image before it is "
-                               "denoised with the others.", step=0.01)),
+                               "denoised with the others.", step=0.01, optional=True)),
     ]
 
 
@@ -202,9 +202,10 @@ class Text2VideoZeroSampler(_Text2VideoNode):
                 advanced(io.Boolean.Input("use_cf_attn", default=True,
                                           tooltip="Cross-frame attention on a copy of the model (off: frames are "
                                               "denoised independently; the model you connect is used as it is).")),
-                # inputs added after the first release come last, so saved workflows keep their values
+                # inputs added after the first release come last, so saved workflows keep their values,
+                # and are optional, so API prompts saved before them still run (with their defaults)
                 *_anchor_inputs(),
-                advanced(c.float_input("token_merge_ratio", 0.0, c.TOKEN_MERGE_TOOLTIP, step=0.05)),
+                advanced(c.float_input("token_merge_ratio", 0.0, c.TOKEN_MERGE_TOOLTIP, step=0.05, optional=True)),
             ],
             outputs=[io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")],
         )

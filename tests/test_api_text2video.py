@@ -93,6 +93,26 @@ def test_step_by_step_example_gives_the_same_video_and_a_gif(comfy_server):
                             "frame_rate": 4.0, "frame_count": 4, "width": 64, "height": 64}]
 
 
+def test_an_api_prompt_saved_before_the_newer_inputs_still_runs_with_their_defaults(comfy_server):
+    """Inputs added to released nodes are optional: a prompt without them (as scripts saved it
+    before they existed) is accepted and gives the frames of their defaults."""
+    now = with_png(tiny_api("text2video_step_by_step", seed=5), "older/now")
+    before = with_png(tiny_api("text2video_step_by_step", seed=5), "older/before")
+    later = {"T2VZ_MotionFieldLatentInit": ["first_frame_mode", "image_strength", "first_frame_release", "chunk_size"],
+             "T2VZ_CrossFrameAttention": ["token_merge_ratio", "merge_anchor_keys"]}
+    for cls, names in later.items():
+        inputs = before[node_id(before, cls)]["inputs"]
+        assert set(names) <= set(inputs)  # the example has them today
+        for name in names:
+            del inputs[name]
+    assert np.array_equal(pngs(comfy_server, _run_ok(comfy_server, before)),
+                          pngs(comfy_server, _run_ok(comfy_server, now)))
+    sampler = with_png(tiny_api("text2video", seed=5), "older/sampler")
+    for name in ("first_frame_mode", "image_strength", "first_frame_release", "token_merge_ratio"):
+        del sampler[node_id(sampler, "T2VZ_Sampler")]["inputs"][name]
+    assert pngs(comfy_server, _run_ok(comfy_server, sampler)).shape == (4, 64, 64, 3)
+
+
 def test_gif_never_overwrites(comfy_server):
     p = tiny_api("text2video_step_by_step", seed=21)
     gid = node_id(p, "T2VZ_SaveGIF")

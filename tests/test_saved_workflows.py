@@ -39,3 +39,13 @@ def _widgets(node_id):
 @pytest.mark.parametrize("node_id", sorted(RELEASED))
 def test_released_widgets_keep_their_places(node_id):
     assert _widgets(node_id)[:len(RELEASED[node_id])] == RELEASED[node_id]
+
+
+@pytest.mark.parametrize("node_id", sorted(RELEASED))
+def test_widgets_added_after_release_are_optional(node_id):
+    """ComfyUI refuses an API prompt that lacks a required input ("Required input is missing"),
+    so a widget added to a released node must be optional: prompts saved before it still run."""
+    info = nodes.NODE_CLASS_MAPPINGS[node_id].GET_NODE_INFO_V1()
+    required = set(info["input_order"].get("required", []))
+    added = _widgets(node_id)[len(RELEASED[node_id]):]
+    assert not required & set(added), f"{node_id}: {sorted(required & set(added))} must be optional=True"
