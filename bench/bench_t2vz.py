@@ -15,8 +15,13 @@ Measures, each case in a fresh process where memory is compared:
   * wall time of the video steps vs plain ComfyUI sampling of the same batch (KSampler
     on N independent images): the cost of cross-frame attention
   * wall time of the whole pack vs diffusers' TextToVideoZeroPipeline on the same UNet, at
-    128² and at 256² (8 frames, 12 steps) for each backend, and with only the pack's
-    cross-frame call switched to SDPA (ComfyUI's default everywhere else)
+    128² and at 256² (8 frames, 10 steps) for each backend, and with only the pack's
+    cross-frame call switched to SDPA (ComfyUI's default everywhere else); both sides'
+    UNet evaluations are counted (calls, batch rows, seconds inside the UNet), so a row
+    says whether the two did the same work. Step counts are ones where ComfyUI's
+    ``ddim_uniform`` and diffusers' DDIM visit the same timesteps: at 12 steps
+    ``ddim_uniform`` makes 13 (997, 914, ... 1; diffusers 914 ... 1), and the pack's video
+    phase then runs one batched step more than diffusers' (11 vs 10; 5 vs 4 at 6 steps)
   * the cross-frame attention call alone (every frame's queries onto one anchor's keys),
     sub-quadratic vs SDPA, at the tiny UNet's highest-resolution shapes
   * token merging 0 / 0.3 / 0.5: time and peak RSS (when a token_merge_ratio option exists)
@@ -124,6 +129,31 @@ def case_timing(frames, steps):
     return {k: min(v) for k, v in out.items()}
 
 
+class UNetMeter:
+    """Counts a UNet module's evaluations (batch rows of each call) and the seconds spent inside
+    it, with forward hooks; ``reset()`` between measured runs."""
+
+    def __init__(self, module):
+        self.handles = [module.register_forward_pre_hook(self._pre), module.register_forward_hook(self._post)]
+        self.reset()
+
+    def reset(self):
+        self.batches: list[int] = []
+        self.seconds = 0.0
+        self._t = None
+
+    def _pre(self, _module, args):
+        self.batches.append(int(args[0].shape[0]))
+        self._t = time.perf_counter()
+
+    def _post(self, _module, _args, _out):
+        self.seconds += time.perf_counter() - self._t
+
+    def close(self):
+        for h in self.handles:
+            h.remove()
+
+
 def case_reference(frames, steps, res=RES, backend="sub-quadratic", reps=2):
     """The pack (with ``backend``) vs diffusers' pipeline (SDPA) on the same UNet weights
     (same frames, steps, size)."""
@@ -142,28 +172,43 @@ def case_reference(frames, steps, res=RES, backend="sub-quadratic", reps=2):
     pc, nc = pos[0][0].float(), neg[0][0].float()
     pipe.encode_prompt = lambda *a, **k: (pc, nc)
 
+    meters = {"pack": UNetMeter(model.model.diffusion_model), "diffusers": UNetMeter(pipe.unet)}
+
     def ours():
-        t = time.perf_counter()
+        meters["pack"].reset()
+        t, c = time.perf_counter(), time.process_time()
         with torch.inference_mode():
             sampler.execute(model=model, positive=pos, negative=neg,
                             **{**_sampler_args(frames, 0, steps, res), "t_mode": "exact (indices of this schedule)",
                                "t0": steps - 6, "t1": steps - 3})
-        return time.perf_counter() - t
+        return time.perf_counter() - t, meters["pack"].seconds, time.process_time() - c
 
     def theirs():
-        t = time.perf_counter()
+        meters["diffusers"].reset()
+        t, c = time.perf_counter(), time.process_time()
         with torch.no_grad():
             pipe(prompt="x", video_length=frames, height=res, width=res, num_inference_steps=steps,
                  guidance_scale=7.5, output_type="latent", t0=steps - 6, t1=steps - 3)
-        return time.perf_counter() - t
+        return time.perf_counter() - t, meters["diffusers"].seconds, time.process_time() - c
 
     ours(), theirs()
-    pack, diffusers = [], []
+    runs: dict[str, list] = {"pack": [], "diffusers": []}
     for _ in range(reps):  # interleaved, so load from other processes hits both alike
-        pack.append(ours())
-        diffusers.append(theirs())
-    return {"pack": min(pack), "diffusers": min(diffusers), "backend": backend,
-            "comfy_attention": _backend_in_use(), "diffusers_attention": "sdpa (AttnProcessor2_0)"}
+        runs["pack"].append(ours())
+        runs["diffusers"].append(theirs())
+    out = {"backend": backend, "comfy_attention": _backend_in_use(), "diffusers_attention": "sdpa (AttnProcessor2_0)"}
+    for side, times in runs.items():
+        total, inside, _ = min(times)
+        out[side] = total
+        # CPU seconds of this process (all threads): less moved by other processes than wall time
+        out[f"{side}_cpu_seconds"] = min(t[2] for t in times)
+        out[f"{side}_unet_seconds"] = inside
+        out[f"{side}_outside_unet_seconds"] = total - inside
+        out[f"{side}_unet_batches"] = meters[side].batches  # of the last run; every run is the same
+        meters[side].close()
+    out["same_unet_work"] = sorted(out["pack_unet_batches"]) == sorted(out["diffusers_unet_batches"])
+    out["pack_vs_diffusers_cpu_time"] = out["pack_cpu_seconds"] / out["diffusers_cpu_seconds"]
+    return out
 
 
 def case_cross_frame(frames, res, reps=5):
@@ -255,20 +300,31 @@ def section_128(quick: bool, rows: list, results: dict) -> None:
         (f"peak RSS, {long_frames} frames unchunked vs 8 frames, contrast ({at})", r["rss_ratio_long_unchunked_vs_8"]),
         (f"time, chunked (chunk 8) vs unchunked, 16 frames ({at})", r["chunked_vs_unchunked_time"]),
         (f"time, T2VZ Sampler vs plain KSampler on 16 images ({at})", r["t2vz_vs_plain_ksampler_time"]),
-        (f"time, pack [sub-quadratic] vs diffusers [sdpa], 8 frames, {RES}², {max(steps, 8)} steps",
+        (f"time, pack [sub-quadratic] vs diffusers [sdpa], 8 frames, {RES}², {max(steps, 8)} steps; {_work(rf)}",
          r["pack_vs_diffusers_time"]),
     ]
 
 
 def section_256(quick: bool, rows: list, results: dict) -> None:
-    res, frames, steps = 256, 8, (6 if quick else 12)
+    # 10 and 8 steps: ddim_uniform and diffusers' DDIM visit the same timesteps (not at 12 or 6)
+    res, frames, steps = 256, (4 if quick else 8), (8 if quick else 10)
     out = {}
     for backend in BACKENDS:
-        rf = _sub("reference", frames=frames, steps=steps, res=res, backend=backend, reps=1 if quick else 2)
+        rf = _sub("reference", frames=frames, steps=steps, res=res, backend=backend, reps=2)
         out[backend] = {**rf, "pack_vs_diffusers_time": rf["pack"] / rf["diffusers"]}
-        rows.append((f"time, pack [{backend}] vs diffusers [sdpa], {frames} frames, {res}², {steps} steps",
-                     out[backend]["pack_vs_diffusers_time"]))
+        rows.append((f"time, pack [{backend}] vs diffusers [sdpa], {frames} frames, {res}², {steps} steps; "
+                     f"{_work(rf)}", out[backend]["pack_vs_diffusers_time"]))
     results["256"] = out
+
+
+def _work(rf: dict) -> str:
+    """What a reference row compared: UNet evaluations of each side and the seconds outside the UNet."""
+    same = "same UNet work" if rf["same_unet_work"] else "NOT the same UNet work"
+    return (f"{same} (UNet calls pack {len(rf['pack_unet_batches'])} / diffusers "
+            f"{len(rf['diffusers_unet_batches'])}, batch rows {sum(rf['pack_unet_batches'])} / "
+            f"{sum(rf['diffusers_unet_batches'])}; outside the UNet {rf['pack_outside_unet_seconds']:.1f} s / "
+            f"{rf['diffusers_outside_unet_seconds']:.1f} s; {rf['pack']:.0f} s / {rf['diffusers']:.0f} s; "
+            f"CPU time {rf['pack_vs_diffusers_cpu_time']:.3f}×)")
 
 
 def section_cross_frame(quick: bool, rows: list, results: dict) -> None:

@@ -113,6 +113,21 @@ class Bench:
         inputs = self.sampler.INPUT_TYPES()
         self.has_tome = "token_merge_ratio" in {**inputs.get("required", {}), **inputs.get("optional", {})}
         self.pipe = self._pipeline()
+        self._check_same_timesteps()
+
+    def _check_same_timesteps(self):
+        """The pack runs ComfyUI's ddim_uniform scheduler, diffusers its DDIM: at most step counts
+        they visit the same timesteps, but where 1000 is not a multiple of ``steps`` ddim_uniform
+        makes one step more (13 at 12 steps), so the pack would do more UNet work than diffusers."""
+        import comfy.samplers
+        ours = len(comfy.samplers.calculate_sigmas(self.model.get_model_object("model_sampling"), "ddim_uniform",
+                                                   self.steps)) - 1
+        self.pipe.scheduler.set_timesteps(self.steps)
+        theirs = len(self.pipe.scheduler.timesteps)
+        if ours != theirs:
+            raise SystemExit(f"--steps {self.steps}: ComfyUI's ddim_uniform makes {ours} steps where diffusers' DDIM "
+                             f"makes {theirs}, so the two would not do the same work; use a step count that "
+                             f"divides 1000 (e.g. 8, 10, 20, 25, 50)")
 
     def _pipeline(self):
         from diffusers import DDIMScheduler
