@@ -190,10 +190,14 @@ class VideoRequest:
         """The chunks of a batch holding the frames ``frame_ids`` (global ids, frame 0 first)."""
         return ChunkPlan.of(list(frame_ids), self.chunk_size)
 
-    def timing_for(self, with_image: bool) -> timing.Timing:
+    def timing_for(self, with_image: bool, schedule_steps: int | None = None) -> timing.Timing:
         """t0/t1 as set, or, with an image as frame 0, placed by image_strength (keeping the
-        gap between T1 and T0)."""
-        tm = self.timing
+        gap between T1 and T0), for a schedule of ``schedule_steps`` steps: what the
+        scheduler really makes, which may differ from ``steps`` (ComfyUI's ddim_uniform makes
+        13 at 12). t0/t1 count from the end of it, as in the reference, so the video runs
+        t1 + 1 steps whatever the scheduler adds at the start."""
+        n = schedule_steps or self.steps
+        tm = self.timing if n == self.steps else timing.resolve(n, self.t0, self.t1, self.t_mode)
         if not with_image:
             return tm
-        return image_anchor.image_timing(self.steps, self.image_strength, tm.k0 - tm.k1)
+        return image_anchor.image_timing(n, self.image_strength, tm.k0 - tm.k1)

@@ -45,7 +45,8 @@ MOTION = "t2vz_motion"
 # -- the model ------------------------------------------------------------------------------
 
 def schedule(model, steps: int, sampler_name: str, scheduler: str) -> torch.Tensor:
-    """The full σ schedule a KSampler with these settings would run (steps + 1 values)."""
+    """The full σ schedule a KSampler with these settings would run: steps + 1 values, or more
+    where the scheduler adds a step (ComfyUI's ddim_uniform makes 13 steps at 12)."""
     import comfy.samplers
     ks = comfy.samplers.KSampler(model, steps=steps, device="cpu", sampler=sampler_name,
                                  scheduler=scheduler, denoise=1.0, model_options=model.model_options)
@@ -190,9 +191,10 @@ def text_to_video(guider, request: VideoRequest, sampler_name: str, scheduler: s
     """The whole method: steps 1–3 (init_video) and step 4 (finish_video) under one progress bar."""
     model = guider.model_patcher
     plan = request.chunk_plan(request.frames.ids)
-    tm = request.timing_for(first_frame is not None)
+    steps = len(schedule(model, request.steps, sampler_name, scheduler)) - 1  # as the scheduler makes them
+    tm = request.timing_for(first_frame is not None, steps)
     first_units = 0 if first_frame is not None else tm.k0
-    progress = Progress(model, first_units + (request.steps - tm.k1) * plan.count)
+    progress = Progress(model, first_units + (steps - tm.k1) * plan.count)
     latent, sigmas_tail = init_video(guider, request, sampler_name, scheduler, motion=motion,
                                      first_frame=first_frame, progress=progress)
     return finish_video(guider, sampler_name, latent, sigmas_tail, request, progress, offset=first_units)
@@ -208,9 +210,9 @@ def init_video(guider, request: VideoRequest, sampler_name: str, scheduler: str,
     import comfy.samplers
     model = guider.model_patcher
     seed, frames = request.seed, request.frames
-    tm = request.timing_for(first_frame is not None)
     sampler = comfy.samplers.sampler_object(sampler_name)
     sigmas = schedule(model, request.steps, sampler_name, scheduler)
+    tm = request.timing_for(first_frame is not None, len(sigmas) - 1)
     width, height = resolve_size(model, request.width, request.height)
     shape = latent_shape(model, width, height)
     check_fits(model, len(frames.ids), shape)

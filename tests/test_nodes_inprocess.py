@@ -12,7 +12,7 @@ import comfy.ops
 import comfy.utils
 import nodes
 from comfy.ldm.modules.diffusionmodules.openaimodel import UNetModel
-from t2vz_core import attention
+from t2vz_core import attention, sampling as t2vz_sampling
 
 EXPECTED_IDS = {"T2VZ_CrossFrameAttention", "T2VZ_CrossFrameControlNet", "T2VZ_MotionFieldLatentInit",
                 "T2VZ_VideoSampler", "T2VZ_Sampler", "T2VZ_VideoKSampler", "T2VZ_VideoSamplerCustom",
@@ -211,6 +211,25 @@ def test_progress_counts_steps_times_chunks(tiny, monkeypatch):
     values = [v for v, _ in seen]
     assert values == sorted(values) and values[-1] == 31
     assert len(set(values)) == 31  # every chunk of every step moved the bar
+
+
+def test_t0_t1_count_from_the_end_of_the_schedule_the_scheduler_makes(tiny, monkeypatch):
+    """ComfyUI's ddim_uniform makes 13 steps when asked for 12 (one more at the start; diffusers'
+    DDIM makes 12). As in the reference, t1 counts from the end: the video still runs t1 + 1
+    steps, frame 0 gets the extra one, and the progress bar's total is the steps really run."""
+    model, pos, neg, _ = tiny
+    full = t2vz_sampling.schedule(model, 12, "ddim", "ddim_uniform")
+    assert len(full) == 14  # 13 steps: the case this test is about
+    exact = dict(steps=12, t0=8, t1=10, t_mode="exact (indices of this schedule)")
+    with torch.inference_mode():
+        _, sig = nodes.NODE_CLASS_MAPPINGS["T2VZ_MotionFieldLatentInit"].execute(
+            model=model, positive=pos, negative=neg, **_sampler_args(**exact)).result
+    assert sig.shape == (10 + 2,) and torch.equal(sig, full[-12:])  # T1 = the 11th value from the end
+    seen = []
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK",
+                        lambda value, total, preview, node_id=None: seen.append((value, total)))
+    _t2v(model, pos, neg, **exact)  # frame 0: 13 − 8 − 1 = 4 steps to T0; the video: 11 steps
+    assert {t for _, t in seen} == {4 + 11} and seen[-1][0] == 15
 
 
 def test_zero_size_means_the_models_native_size(tiny):
