@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from support.browser import (ComfyPage, chromium_executable, latest_frontend_root, write_user_settings, CHROMIUM_ARGS,
                              MISSING_MODELS_DIALOG)
@@ -205,8 +206,15 @@ def test_template_browser_opens_a_pack_example(ui):
 def test_node_search_finds_and_adds_a_pack_node(ui):
     ui.js("() => app.graph.clear()")
     canvas = ui.page.locator("canvas#graph-canvas")
-    canvas.dblclick(position={"x": 600, "y": 400})
-    ui.page.wait_for_timeout(500)  # the search box opens focused
+    # the search box opens focused; on a loaded machine a double click can come too early to
+    # open it (then the typed letters would be the editor's shortcuts), so wait for its input
+    for _ in range(3):
+        canvas.dblclick(position={"x": 600, "y": 400})
+        try:
+            ui.page.wait_for_function("() => document.activeElement?.tagName === 'INPUT'", timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            ui.page.keyboard.press("Escape")
     ui.page.keyboard.type("Text2Video-Zero Sampler", delay=20)
     ui.page.get_by_text("Text2Video-Zero Sampler").first.wait_for(timeout=10_000)
     ui.page.wait_for_timeout(300)
