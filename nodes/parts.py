@@ -4,9 +4,10 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..t2vz_core import parts
+from ..t2vz_core.request import RANGES
+from ._common import CATEGORY
 
-CATEGORY = "Text2Video-Zero"
-MAX_FRAMES = 4096  # the samplers' video_length limit
+MAX_FRAMES = int(RANGES["video_length"][1])  # the samplers' video_length limit
 
 
 class FramePart(io.ComfyNode):

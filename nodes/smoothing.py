@@ -4,9 +4,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..t2vz_core import smoothing
-from ._common import advanced
-
-CATEGORY = "Text2Video-Zero"
+from ._common import CATEGORY, advanced
 
 
 class BackgroundSmoothing(io.ComfyNode):

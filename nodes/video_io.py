@@ -9,9 +9,7 @@ from comfy_api.latest import io
 
 from ..t2vz_core import video_io, video_write
 from ..t2vz_core.problem import Problem
-from ._common import advanced
-
-CATEGORY = "Text2Video-Zero"
+from ._common import CATEGORY, advanced
 
 
 def _option_input(opt) -> io.Input:

@@ -97,4 +97,4 @@ def part(video_length: int, part_count: int, part_index: int, chunk_size: int = 
     msg = check(video_length, part_count, part_index, chunk_size)
     if msg:
         raise ValueError(msg)
-    return split(video_length, part_count, chunk_size)[part_index]
+    return split_range(0, video_length, part_count, video_length, chunk_size)[part_index]

@@ -21,7 +21,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 
-from . import image_anchor, noise, timing
+from . import image_anchor, noise, parts, timing
 from .chunking import ChunkPlan, check_chunk_size
 from .problem import Problem, UserError, first
 
@@ -75,8 +75,7 @@ class FrameSelection:
         wanted = tuple(range(frame_start, end))
         if len(wanted) == video_length:
             return cls(wanted, wanted)
-        whole_is_chunked = 0 < chunk_size < video_length
-        anchor = range(chunk_size) if whole_is_chunked else range(1)
+        anchor = range(chunk_size) if parts.chunked(video_length, chunk_size) else range(1)
         return cls(tuple(sorted(set(anchor) | set(wanted))), wanted)
 
 

@@ -180,7 +180,8 @@ def output_latent(latent: dict, samples: torch.Tensor) -> dict:
     keep = latent.get(OUTPUT_IDS)
     if keep is None or list(keep) == list(ids):
         return {"samples": samples, FRAME_IDS: list(ids)}
-    rows = [i for i, k in enumerate(ids) if k in set(keep)]
+    keep = set(keep)
+    rows = [i for i, k in enumerate(ids) if k in keep]
     return {"samples": samples[rows], FRAME_IDS: [ids[i] for i in rows]}
 
 
@@ -191,27 +192,31 @@ def text_to_video(guider, request: VideoRequest, sampler_name: str, scheduler: s
     """The whole method: steps 1–3 (init_video) and step 4 (finish_video) under one progress bar."""
     model = guider.model_patcher
     plan = request.chunk_plan(request.frames.ids)
-    steps = len(schedule(model, request.steps, sampler_name, scheduler)) - 1  # as the scheduler makes them
+    sigmas = schedule(model, request.steps, sampler_name, scheduler)
+    steps = len(sigmas) - 1  # as the scheduler makes them
     tm = request.timing_for(first_frame is not None, steps)
     first_units = 0 if first_frame is not None else tm.k0
     progress = Progress(model, first_units + (steps - tm.k1) * plan.count)
     latent, sigmas_tail = init_video(guider, request, sampler_name, scheduler, motion=motion,
-                                     first_frame=first_frame, progress=progress)
+                                     first_frame=first_frame, progress=progress, sigmas=sigmas)
     return finish_video(guider, sampler_name, latent, sigmas_tail, request, progress, offset=first_units)
 
 
 def init_video(guider, request: VideoRequest, sampler_name: str, scheduler: str, *, motion=None,
-               first_frame: dict | None = None, progress: Progress | None = None) -> tuple[dict, torch.Tensor]:
+               first_frame: dict | None = None, progress: Progress | None = None,
+               sigmas: torch.Tensor | None = None) -> tuple[dict, torch.Tensor]:
     """Steps 1–3: the video LATENT at T1 (frame 0 first) and the σ schedule from T1 to the end.
 
     ``motion``: a MOTION value (``warp(latents, frame_ids)``) instead of the request's x/y
     strengths. ``first_frame``: a LATENT whose image becomes frame 0 (image_anchor.py).
+    ``sigmas``: the run's whole schedule when the caller already has it.
     """
     import comfy.samplers
     model = guider.model_patcher
     seed, frames = request.seed, request.frames
     sampler = comfy.samplers.sampler_object(sampler_name)
-    sigmas = schedule(model, request.steps, sampler_name, scheduler)
+    if sigmas is None:
+        sigmas = schedule(model, request.steps, sampler_name, scheduler)
     tm = request.timing_for(first_frame is not None, len(sigmas) - 1)
     width, height = resolve_size(model, request.width, request.height)
     shape = latent_shape(model, width, height)

@@ -79,6 +79,17 @@ def tiny_ckpt() -> Path:
     return ensure_tiny_checkpoint()
 
 
+@pytest.fixture(scope="module")
+def tiny_dog(tiny_ckpt):
+    """The tiny SD1.5 checkpoint loaded once per module, with the prompts several modules use:
+    (model, "a dog running", "blurry", "a cat", vae)."""
+    import nodes
+    model, clip, vae = nodes.CheckpointLoaderSimple().load_checkpoint(tiny_ckpt.name)[:3]
+    enc = nodes.CLIPTextEncode()
+    return (model, enc.encode(clip, "a dog running")[0], enc.encode(clip, "blurry")[0],
+            enc.encode(clip, "a cat")[0], vae)
+
+
 def _shared_assets_candidates() -> list[Path]:
     env = os.environ.get("T2VZ_SHARED_ASSETS")
     found = [Path(env)] if env else []

@@ -14,7 +14,6 @@ import pytest
 import torch
 
 import comfy.samplers
-import nodes
 from comfy.ldm.modules.attention import optimized_attention
 from comfy_extras.nodes_context_windows import ContextWindowsManualNode
 from comfy_extras.nodes_hypertile import HyperTile
@@ -30,10 +29,8 @@ REL_TOL = 1e-5  # same math on differently shaped batches (see test_chunking.py)
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_ckpt):
-    model, clip = nodes.CheckpointLoaderSimple().load_checkpoint(tiny_ckpt.name)[:2]
-    enc = nodes.CLIPTextEncode()
-    return model, enc.encode(clip, "a dog running")[0], enc.encode(clip, "blurry")[0]
+def tiny(tiny_dog):
+    return tiny_dog[:3]
 
 
 def _node(cls, model, **inputs):

@@ -24,11 +24,9 @@ STEPS = 4
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_ckpt):
-    model, clip, vae = nodes.CheckpointLoaderSimple().load_checkpoint(tiny_ckpt.name)[:3]
-    enc = nodes.CLIPTextEncode()
-    return (attention.patch_model(model), enc.encode(clip, "a dog running")[0], enc.encode(clip, "blurry")[0],
-            enc.encode(clip, "a cat")[0], vae, model)
+def tiny(tiny_dog):
+    model, pos, neg, cat, vae = tiny_dog
+    return attention.patch_model(model), pos, neg, cat, vae, model
 
 
 def _video_latent(seed=0, frames=FRAMES):

@@ -19,10 +19,8 @@ REL_TOL = 1e-5  # same math on differently shaped batches (see test_chunking.py)
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_ckpt):
-    model, clip = nodes.CheckpointLoaderSimple().load_checkpoint(tiny_ckpt.name)[:2]
-    enc = nodes.CLIPTextEncode()
-    return model, enc.encode(clip, "a dog running")[0], enc.encode(clip, "blurry")[0], enc.encode(clip, "a cat")[0]
+def tiny(tiny_dog):
+    return tiny_dog[:4]
 
 
 def _latent(frames=FRAMES):

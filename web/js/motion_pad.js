@@ -5,7 +5,8 @@
 // the two plain number inputs.
 import { app } from "../../../scripts/app.js";
 import { chain, forwardWheel } from "./t2vz_media.js";
-import { CAMERA_NODE, PAD_WIDGET, VIEW_WIDGET, framesFor, pathView, redrawWidget, sourceOf } from "./t2vz_camera.js";
+import { CAMERA_NODE, PAD_WIDGET, VIEW_WIDGET, framesFor, isLinked as linked, pathView, redrawWidget, sourceOf,
+         widgetOf } from "./t2vz_camera.js";
 
 const X = "motion_field_strength_x";
 const Y = "motion_field_strength_y";
@@ -15,12 +16,7 @@ const HEIGHT = SIZE + 26 + 16; // canvas, label, and the margin the DOM widget k
 const CENTRE_SNAP = 4; // pad pixels around the centre that mean "no motion"
 
 function widgetsOf(node) {
-  const find = (name) => node.widgets?.find((w) => w.name === name);
-  return [find(X), find(Y)];
-}
-
-function linked(node, name) {
-  return !!node.inputs?.some((i) => i.name === name && i.link != null);
+  return [widgetOf(node, X), widgetOf(node, Y)];
 }
 
 function snap(v, step) {

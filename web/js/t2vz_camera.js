@@ -16,7 +16,7 @@ function linkOf(graph, id) {
   return graph?.links?.get ? graph.links.get(id) : graph?.links?.[id];
 }
 
-function isLinked(node, name) {
+export function isLinked(node, name) {
   return !!node?.inputs?.some((i) => i.name === name && i.link != null);
 }
 
