@@ -208,13 +208,16 @@ def test_node_search_finds_and_adds_a_pack_node(ui):
     canvas = ui.page.locator("canvas#graph-canvas")
     # the search box opens focused; on a loaded machine a double click can come too early to
     # open it (then the typed letters would be the editor's shortcuts), so wait for its input
-    for _ in range(3):
+    opened = False
+    for _ in range(4):
         canvas.dblclick(position={"x": 600, "y": 400})
         try:
             ui.page.wait_for_function("() => document.activeElement?.tagName === 'INPUT'", timeout=5_000)
+            opened = True
             break
         except PlaywrightTimeout:
-            ui.page.keyboard.press("Escape")
+            ui.page.keyboard.press("Escape")  # close whatever opened instead, then try again
+    assert opened, "double-clicking the canvas never opened the node search box"
     ui.page.keyboard.type("Text2Video-Zero Sampler", delay=20)
     ui.page.get_by_text("Text2Video-Zero Sampler").first.wait_for(timeout=10_000)
     ui.page.wait_for_timeout(300)
