@@ -103,14 +103,16 @@ def test_anchor_store_is_filled_by_the_first_chunk_and_read_by_the_rest(tiny, mo
     group; every later chunk reads all of them, and nothing else is recorded."""
     model, pos, neg, *_ = tiny
     blocks = len(attention.transformer_block_keys(attention.unet_of(model)))
-    puts, gets = [], []
+    puts, gets, alive = [], [], []  # alive: keeps each store, so that no two share an id()
     real_put, real_get = attention.AnchorStore.put, attention.AnchorStore.get
 
     def put(self, block, cou, context, value):
+        alive.append(self)
         puts.append((id(self), block, tuple(cou), context.shape[0]))
         return real_put(self, block, cou, context, value)
 
     def get(self, block, cou):
+        alive.append(self)
         gets.append((id(self), block, tuple(cou)))
         return real_get(self, block, cou)
 
@@ -166,12 +168,12 @@ class SizeCachedControlNet(comfy.controlnet.ControlNet):
     def copy(self):
         c = SizeCachedControlNet.of(self)
         if SizeCachedControlNet.log is not None:
-            SizeCachedControlNet.log.append(("copy", id(c)))
+            SizeCachedControlNet.log.append(("copy", c))  # the object: alive, its id() stays unique
         return c
 
     def cleanup(self):
         if SizeCachedControlNet.log is not None:
-            SizeCachedControlNet.log.append(("cleanup", id(self)))
+            SizeCachedControlNet.log.append(("cleanup", self))
         self.cond_hints = {}
         super().cleanup()
 
@@ -221,8 +223,8 @@ def test_chunk_controls_are_made_once_per_run_and_cleaned_up(tiny, tiny_controln
         _run(model, "2groups", _video_latent(), (cpos, cneg), 3)
     finally:
         SizeCachedControlNet.log = None
-    copies = [i for what, i in log if what == "copy"]
-    cleaned = [i for what, i in log if what == "cleanup"]
+    copies = [id(c) for what, c in log if what == "copy"]
+    cleaned = [id(c) for what, c in log if what == "cleanup"]
     assert len(copies) == 3  # 3 chunks, STEPS evaluations each
     assert set(copies) <= set(cleaned)
     assert user_control.cond_hint_original.shape[0] == FRAMES and user_control.cond_hints == {}
