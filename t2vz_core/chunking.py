@@ -52,11 +52,15 @@ def check_chunk_size(chunk_size: int) -> str | None:
 @dataclass(frozen=True)
 class ChunkPlan:
     """Which frames go into which model call, built once per run: the context handler
-    follows it and the progress bar counts its chunks."""
+    follows it and the progress bar counts its chunks. ``ids`` are the global frame ids of
+    the batch's rows and ``video_length`` the whole video's length (both empty/0 for a batch
+    that is the whole video: ids 0…frames−1)."""
 
     frames: int
     chunk_size: int
     chunks: tuple[tuple[int, ...], ...]
+    ids: tuple[int, ...] = ()
+    video_length: int = 0
 
     @classmethod
     def make(cls, frames: int, chunk_size: int) -> "ChunkPlan":
@@ -64,20 +68,24 @@ class ChunkPlan:
         return cls.of(range(frames), chunk_size)
 
     @classmethod
-    def of(cls, frame_ids, chunk_size: int) -> "ChunkPlan":
-        """The chunks of a batch of the global frames ``frame_ids`` (ascending, frame 0 first):
-        the frames of the video's chunk i (ids i·c … i·c + c − 1) go together, so the part of
-        a video sampled alone is chunked as the whole video is."""
+    def of(cls, frame_ids, chunk_size: int, video_length: int | None = None) -> "ChunkPlan":
+        """The chunks of a batch of the global frames ``frame_ids`` (ascending, frame 0 first)
+        of a video of ``video_length`` frames (default: the batch is the whole video): the
+        frames of the video's chunk i (ids i·c … i·c + c − 1) go together, so the part of a
+        video sampled alone is chunked as the whole video is."""
         msg = check_chunk_size(chunk_size)
         if msg:
             raise ValueError(msg)
-        ids = list(frame_ids)
+        ids = [int(k) for k in frame_ids]
+        length = int(video_length or ids[-1] + 1)
+        whole = ids == list(range(length))
+        mapping = {} if whole else {"ids": tuple(ids), "video_length": length}
         if chunk_size == 0 or ids[-1] < chunk_size:
-            return cls(len(ids), chunk_size, (tuple(range(len(ids))),))
+            return cls(len(ids), chunk_size, (tuple(range(len(ids))),), **mapping)
         groups: dict[int, list[int]] = {}
         for pos, k in enumerate(ids):
             groups.setdefault(k // chunk_size, []).append(pos)
-        return cls(len(ids), chunk_size, tuple(tuple(g) for g in groups.values()))
+        return cls(len(ids), chunk_size, tuple(tuple(g) for g in groups.values()), **mapping)
 
     @property
     def count(self) -> int:
@@ -86,6 +94,21 @@ class ChunkPlan:
     @property
     def chunked(self) -> bool:
         return self.count > 1
+
+    @property
+    def remapped(self) -> bool:
+        """Batch row i is not frame i of the video (a part after frame 0): per-frame inputs
+        that the context handler does not slice (IPAdapter's embeds) need the global ids."""
+        return bool(self.ids) and list(self.ids) != list(range(self.frames))
+
+    def global_ids(self, positions) -> list[int]:
+        """The global frame ids of the batch rows ``positions``."""
+        return [self.ids[p] for p in positions] if self.ids else list(positions)
+
+    @property
+    def length(self) -> int:
+        """The whole video's length."""
+        return self.video_length or self.frames
 
     def for_frames(self, frames: int) -> "ChunkPlan":
         """This plan, or the same chunk size for a batch of another length."""
@@ -242,14 +265,16 @@ def handler_class():
             return type(self)(self.plan, self.on_chunk)
 
         def should_use_context(self, model, conds, x_in, timestep, model_options) -> bool:
-            return self.plan.for_frames(x_in.shape[0]).chunked
+            plan = self.plan.for_frames(x_in.shape[0])
+            return plan.chunked or plan.remapped
 
         def get_resized_cond(self, cond_in, x_in, window, device=None):
             return slice_conds([cond_in], window, x_in.shape[0])[0]
 
         def execute(self, calc_cond_batch, model, conds, x_in, timestep, model_options):
             frames = x_in.shape[0]
-            chunks = self.plan.for_frames(frames).chunks
+            plan = self.plan.for_frames(frames)
+            chunks = plan.chunks
             store = AnchorStore()
             out = None
             for i, chunk in enumerate(chunks):
@@ -259,7 +284,7 @@ def handler_class():
                 to = dict(model_options.get("transformer_options", {}))
                 to[ANCHOR_KEY] = store
                 to[VIDEO_FRAMES_KEY] = frames
-                to.update(audit.chunk_options(frames, idx))  # per-frame embeds of IPAdapter & co.
+                to.update(audit.chunk_options(plan.length, plan.global_ids(idx)))  # per-frame embeds of IPAdapter & co.
                 mo = dict(model_options)
                 mo["transformer_options"] = to
                 sub_t = timestep[idx] if timestep.ndim > 0 and timestep.shape[0] == frames else timestep

@@ -185,9 +185,10 @@ class VideoRequest:
     def frames(self) -> FrameSelection:
         return FrameSelection.of(self.video_length, self.frame_start, self.frame_count, self.chunk_size)
 
-    def chunk_plan(self, frame_ids) -> ChunkPlan:
-        """The chunks of a batch holding the frames ``frame_ids`` (global ids, frame 0 first)."""
-        return ChunkPlan.of(list(frame_ids), self.chunk_size)
+    def chunk_plan(self, frame_ids, video_length: int | None = None) -> ChunkPlan:
+        """The chunks of a batch holding the frames ``frame_ids`` (global ids, frame 0 first)
+        of a video of ``video_length`` frames (default: the last id + 1)."""
+        return ChunkPlan.of(list(frame_ids), self.chunk_size, video_length)
 
     def timing_for(self, with_image: bool, schedule_steps: int | None = None) -> timing.Timing:
         """t0/t1 as set, or, with an image as frame 0, placed by image_strength (keeping the

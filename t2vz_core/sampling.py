@@ -150,7 +150,7 @@ def denoise_frames(guider, sampler, sigmas, latent, noise, seed, plan: chunking.
     """All frames of ``latent`` (frame 0 first) together through ``sigmas``, in ``plan``'s chunks."""
     controlnet.check_controlnets_fit(guider.model_patcher, *guider.original_conds.values())
     cb = progress.callback(offset, plan.count) if progress else None
-    if plan.chunked:
+    if plan.chunked or plan.remapped:  # a part after frame 0: IPAdapter & co. need the global frame ids
         guider = with_chunking(guider, plan, progress)
     return run_guider(guider, sampler, sigmas, latent, noise, seed, cb, noise_mask)
 
@@ -191,7 +191,7 @@ def text_to_video(guider, request: VideoRequest, sampler_name: str, scheduler: s
                   motion=None, first_frame: dict | None = None) -> dict:
     """The whole method: steps 1–3 (init_video) and step 4 (finish_video) under one progress bar."""
     model = guider.model_patcher
-    plan = request.chunk_plan(request.frames.ids)
+    plan = request.chunk_plan(request.frames.ids, request.video_length)
     sigmas = schedule(model, request.steps, sampler_name, scheduler)
     steps = len(sigmas) - 1  # as the scheduler makes them
     tm = request.timing_for(first_frame is not None, steps)
@@ -274,7 +274,7 @@ def finish_video(guider, sampler_name: str, latent: dict, sigmas: torch.Tensor, 
     samples = latent["samples"]
     ids, video_length = frames_of(latent, samples)
     guider = frame_conds.pick_rows(guider, ids, video_length)
-    plan = request.chunk_plan(ids)
+    plan = request.chunk_plan(ids, video_length)
     if progress is None:
         progress = Progress(guider.model_patcher, (sigmas.shape[0] - 1) * plan.count)
     noise, mask = image_anchor.noise_and_mask(latent, samples)
@@ -313,7 +313,7 @@ def frame_guided_video(guider, sampler, sigmas: torch.Tensor, latent: dict, requ
     ids, video_length = frames_of(latent, samples)
     guider = frame_conds.pick_rows(guider, ids, video_length)
     noise = tnoise.initial_noise(request.seed, ids, samples.shape[1:], request.noise_mode)
-    plan = request.chunk_plan(ids)
+    plan = request.chunk_plan(ids, video_length)
     progress = Progress(model, (sigmas.shape[-1] - 1) * plan.count)
     out = denoise_frames(guider, sampler, sigmas, samples, noise, request.seed, plan, progress,
                          noise_mask=latent.get("noise_mask"))

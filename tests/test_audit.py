@@ -14,13 +14,14 @@ import pytest
 import torch
 
 import comfy.samplers
+import nodes
 from comfy.ldm.modules.attention import optimized_attention
 from comfy_extras.nodes_context_windows import ContextWindowsManualNode
 from comfy_extras.nodes_hypertile import HyperTile
 from comfy_extras.nodes_pag import PerturbedAttentionGuidance
 from comfy_extras.nodes_sag import SelfAttentionGuidance
 from comfy_extras.nodes_tomesd import TomePatchModel
-from t2vz_core import attention, audit, chunking, sampling
+from t2vz_core import attention, audit, chunking, parts, sampling
 from t2vz_core.problem import UserError
 
 FRAMES = 4
@@ -242,28 +243,36 @@ def test_replacing_cross_frame_attention_later_is_refused(tiny):
 
 class Attn2Replace:
     """IPAdapter (cubiq)'s attn2 replace, reduced to its per-frame slicing: one image embed
-    per frame, picked by AnimateDiff's ``ad_params`` (full_length, sub_idxs) when present,
-    else the first ``batch`` embeds; its attention output is added to the text one."""
+    per frame; with AnimateDiff's ``ad_params`` the embeds are brought to ``full_length``
+    rows (the last repeated, or cut) and ``sub_idxs`` picks the model call's frames, without
+    them the first rows of the batch are taken. Its attention output is added to the text one."""
 
     def __init__(self, embeds):
         self.embeds = embeds  # (frames, tokens, dim)
+
+    @staticmethod
+    def _to_size(t, n):
+        return torch.cat([t, t[-1:].repeat(n - t.shape[0], 1, 1)]) if t.shape[0] < n else t[:n]
 
     def __call__(self, q, k, v, extra_options):
         heads, cou = extra_options["n_heads"], extra_options["cond_or_uncond"]
         out = optimized_attention(q, k, v, heads)
         ad = extra_options.get("ad_params")
         per_group = q.shape[0] // len(cou)
-        emb = self.embeds[ad["sub_idxs"]] if ad and ad.get("sub_idxs") is not None else self.embeds[:per_group]
+        if ad and ad.get("sub_idxs") is not None:
+            emb = self._to_size(self.embeds, ad["full_length"])[ad["sub_idxs"]]
+        else:
+            emb = self._to_size(self.embeds, per_group)
         emb = emb.to(q).repeat(len(cou), 1, 1)
         return out + optimized_attention(q, emb, emb, heads)
 
 
-def _with_ipadapter(model):
+def _with_ipadapter(model, frames=FRAMES):
     m = model.clone()
     dm = m.get_model_object("diffusion_model")
     keys = attention.transformer_block_keys(dm)
     dim = dm.input_blocks[1][1].transformer_blocks[0].attn2.to_q.out_features
-    embeds = torch.randn(FRAMES, 4, dim, generator=torch.Generator().manual_seed(5))
+    embeds = torch.randn(frames, 4, dim, generator=torch.Generator().manual_seed(5))
     repl = Attn2Replace(embeds)
     for name, i, j in keys:
         m.set_model_attn2_replace(repl, name, i, j)
@@ -277,3 +286,30 @@ def test_ipadapter_per_frame_embeds_follow_the_chunks(tiny):
     for chunk_size in (2, 3):
         assert _close(_sample(m, pos, neg, chunk_size), whole), chunk_size
     assert not _close(whole, _sample(attention.patch_model(model), pos, neg))  # the embeds did act
+
+
+@pytest.mark.parametrize("chunk_size", [2, 0])
+def test_ipadapter_per_frame_embeds_follow_global_frame_ids_in_parts(tiny, chunk_size):
+    """A part after frame 0 gets its own frames' embeds, not the first rows of its batch:
+    parts cut on the chunks equal one run bit for bit; unchunked parts (batch [0, 3, 4, 5])
+    equal it up to float rounding."""
+    model, pos, neg = tiny
+    m = attention.patch_model(_with_ipadapter(model, frames=6))
+    sampler = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"]
+
+    def run(**frames):
+        with torch.inference_mode():
+            return sampler.execute(model=m, positive=pos, negative=neg, seed=4, steps=3, cfg=7.5,
+                                   sampler_name="euler", scheduler="normal", width=64, height=64, video_length=6,
+                                   motion_field_strength_x=8.0, motion_field_strength_y=0.0, t0=44, t1=47,
+                                   chunk_size=chunk_size, **frames).result[0]
+
+    whole = run()["samples"]
+    got = [run(frame_start=p.frame_start, frame_count=p.frame_count) for p in parts.split(6, 2, chunk_size)]
+    assert [g["t2vz_frame_ids"] for g in got] == [[0, 1, 2], [3, 4, 5]] if not chunk_size else \
+        [[0, 1, 2, 3], [4, 5]]
+    joined = torch.cat([g["samples"] for g in got])
+    if chunk_size:
+        assert torch.equal(joined, whole)
+    else:
+        assert _close(joined, whole)
