@@ -148,6 +148,27 @@ def test_a_sampler_fed_by_a_camera_path_draws_it_on_its_pad(ui):
     view = _wait_state(ui, cam, VIEW, "drawn", frames=24)
     assert "24 frames by default" in view["label"]
 
+    # through a Reroute: the pad draws the path and the view counts the sampler's frames
+    ui.js("""([cam, s]) => { const n = app.graph.getNodeById(s), r = LiteGraph.createNode('Reroute');
+        r.pos = [n.pos[0] - 120, n.pos[1] + 300]; app.graph.add(r);
+        app.graph.getNodeById(cam).connect(0, r, 0);
+        r.connect(0, n, n.inputs.findIndex((i) => i.name === 'motion')); }""", [cam, sampler])
+    pad = _wait_state(ui, sampler, PAD, "drawn", frames=9)
+    view = _wait_state(ui, cam, VIEW, "drawn", frames=9)
+    assert "video_length of" in view["label"] and view["data"]["last"] == pad["data"]["last"], view
+    ui.set_widget(sampler, "video_length", 12)
+    _wait_state(ui, sampler, PAD, "drawn", frames=12)
+    _wait_state(ui, cam, VIEW, "drawn", frames=12)
+    api = ui.js("async () => (await app.graphToPrompt()).output")
+    assert api[str(sampler)]["inputs"]["motion"] == [str(cam), 0]  # the Reroute is the editor's only
+    ui.screenshot(ui.artifacts / "camera_path_through_reroute.png")
+    # the link behind the Reroute removed: the view goes back to its default
+    ui.js("""(s) => { const n = app.graph.getNodeById(s);
+        n.disconnectInput(n.inputs.findIndex((i) => i.name === 'motion')); }""", sampler)
+    _wait_state(ui, sampler, PAD, "none")
+    view = _wait_state(ui, cam, VIEW, "drawn", frames=24)
+    assert "24 frames by default" in view["label"]
+
 
 def test_nodes_2_0_mode_draws_the_path(ui):
     """The frontend's Vue-rendered nodes ("Nodes 2.0", a setting; left on for this module's

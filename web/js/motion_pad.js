@@ -5,8 +5,8 @@
 // the two plain number inputs.
 import { app } from "../../../scripts/app.js";
 import { chain, forwardWheel } from "./t2vz_media.js";
-import { CAMERA_NODE, PAD_WIDGET, VIEW_WIDGET, framesFor, isLinked as linked, pathView, redrawWidget, sourceOf,
-         widgetOf } from "./t2vz_camera.js";
+import { CAMERA_NODE, PAD_WIDGET, VIEW_WIDGET, framesFor, isLinked as linked, pathView, redrawCameraViews, redrawWidget,
+         sourceOf, widgetOf } from "./t2vz_camera.js";
 
 const X = "motion_field_strength_x";
 const Y = "motion_field_strength_y";
@@ -179,6 +179,7 @@ app.registerExtension({
     for (const hook of ["onConfigure", "onConnectionsChange"]) {
       chain(nodeType.prototype, hook, function () {
         redrawWidget(this, PAD_WIDGET);
+        if (hook === "onConnectionsChange") redrawCameraViews(this.graph);
       });
     }
   },

@@ -37,17 +37,25 @@ export function sourceOf(node, name) {
   return null;
 }
 
-// The nodes a node's outputs feed.
-export function targetsOf(node) {
+// The nodes a node's outputs feed (through core's Reroute nodes).
+export function targetsOf(node, hops = 0) {
   const out = [];
   for (const output of node?.outputs ?? []) {
     for (const id of output.links ?? []) {
       const link = linkOf(node.graph, id);
       const target = link && node.graph.getNodeById(link.target_id);
-      if (target) out.push(target);
+      if (!target) continue;
+      if (target.type === "Reroute") { if (hops < 32) out.push(...targetsOf(target, hops + 1)); }
+      else out.push(target);
     }
   }
   return out;
+}
+
+// Redraw every Camera Path view of `graph` (a link that reached one through a Reroute may
+// have come or gone; answers are cached and a view whose query is unchanged stays as it is).
+export function redrawCameraViews(graph) {
+  for (const n of graph?.nodes ?? graph?._nodes ?? []) if (n.type === CAMERA_NODE) redrawWidget(n, VIEW_WIDGET);
 }
 
 // Frames to draw for a path used by `target` (a sampler or init, or none) and where the
