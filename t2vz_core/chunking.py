@@ -132,18 +132,18 @@ def _slice_model_conds(model_conds: dict, idx, frames) -> dict:
     return out
 
 
-def _control_chain(control):
+def control_chain(control):
     while control is not None:
         yield control
         control = getattr(control, "previous_controlnet", None)
 
 
-def _per_frame(control, frames) -> bool:
+def per_frame(control, frames) -> bool:
     hint = getattr(control, "cond_hint_original", None)
     return isinstance(hint, torch.Tensor) and hint.ndim > 0 and hint.shape[0] == frames
 
 
-def _chunk_copy(control, idx, frames):
+def frames_copy(control, idx, frames):
     """A copy of the control chain headed by ``control`` whose per-frame hints (and
     per-frame extra inputs, such as inpaint masks) are the chunk's frames.
 
@@ -152,13 +152,13 @@ def _chunk_copy(control, idx, frames):
     A control with one hint for all frames is copied as is, so the chain stays whole.
     """
     c = control.copy()
-    if _per_frame(control, frames):
+    if per_frame(control, frames):
         extra = [_slice_value(e, idx, frames) for e in getattr(control, "extra_concat_orig", [])]
         c.set_cond_hint(control.cond_hint_original[idx], control.strength, control.timestep_percent_range,
                         control.vae, extra)
     previous = getattr(control, "previous_controlnet", None)
     if previous is not None:
-        c.set_previous_controlnet(_chunk_copy(previous, idx, frames))
+        c.set_previous_controlnet(frames_copy(previous, idx, frames))
     return c
 
 
@@ -184,13 +184,13 @@ class ChunkControls:
         hit = self._copies.get(key)
         if hit is not None and hit[0] is control:
             return hit[1]
-        if any(_per_frame(c, frames) for c in _control_chain(control)):
-            copy = _chunk_copy(control, idx, frames)
+        if any(per_frame(c, frames) for c in control_chain(control)):
+            copy = frames_copy(control, idx, frames)
             # Newer ComfyUI on several GPUs (MultiGPU CFG Split) keeps a deep clone of each
             # control per extra GPU and asks the head for the one of its device
             # (get_instance_for_device): the chunk copy gets the chunk's copy of each.
             for device, on_device in (getattr(control, "multigpu_clones", None) or {}).items():
-                copy.multigpu_clones[device] = _chunk_copy(on_device, idx, frames)
+                copy.multigpu_clones[device] = frames_copy(on_device, idx, frames)
             sampling = model.model_sampling
             for c in [copy, *(getattr(copy, "multigpu_clones", None) or {}).values()]:
                 c.pre_run(model, lambda percent: sampling.percent_to_sigma(percent))

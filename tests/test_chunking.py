@@ -336,6 +336,55 @@ def test_step_by_step_parts_equal_one_run_bit_for_bit(tiny):
     assert _close(run(frame_start=3, frame_count=3)["samples"], whole[3:6])
 
 
+@pytest.mark.parametrize("kind", CONTROLNET_KINDS)
+def test_parts_with_per_frame_controlnet_hints_match_one_run(tiny, tiny_controlnet, kind):
+    """A ControlNet given the whole hint video (one image per frame): every part takes its
+    own frames' hints (core would give a part's batch the first images), so parts cut on the
+    chunks equal one run bit for bit; the user's ControlNet keeps all its hints."""
+    model, pos, neg, *_ = tiny
+    cn = _control_net(tiny_controlnet, kind)
+    hints = torch.rand(6, 64, 64, 3, generator=torch.Generator().manual_seed(5))
+    apply = nodes.ControlNetApplyAdvanced()
+    sampler = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"]
+
+    def run(conds, chunk_size, **frames):
+        with torch.inference_mode():
+            return sampler.execute(model=model, positive=conds[0], negative=conds[1], seed=4, steps=3, cfg=7.5,
+                                   sampler_name="euler", scheduler="normal", width=64, height=64, video_length=6,
+                                   motion_field_strength_x=8.0, motion_field_strength_y=0.0, t0=44, t1=47,
+                                   chunk_size=chunk_size, **frames).result[0]["samples"]
+
+    conds = apply.apply_controlnet(pos, neg, cn, hints, 1.0, 0.0, 1.0)[:2]
+    user_control = conds[0][0][1]["control"]
+    for chunk_size in (2, 0):
+        whole = run(conds, chunk_size)
+        got = torch.cat([run(conds, chunk_size, frame_start=p.frame_start, frame_count=p.frame_count)
+                         for p in parts.split(6, 2, chunk_size)])
+        if chunk_size:
+            assert torch.equal(got, whole)
+        else:  # batches of other sizes than the one run's: the same up to float rounding
+            assert _close(got, whole)
+    assert user_control.cond_hint_original.shape[0] == 6
+    # the hints act frame by frame: other hints for frames 4, 5 change only the part that has them
+    other = apply.apply_controlnet(pos, neg, cn, torch.cat([hints[:4], hints[4:].flip(0)]), 1.0, 0.0, 1.0)[:2]
+    late = run(other, 2, frame_start=4, frame_count=2)
+    assert not _close(late, whole[4:]) and torch.equal(run(other, 2, frame_start=0, frame_count=4), whole[:4])
+
+
+def test_a_part_with_another_number_of_hint_images_is_refused(tiny, tiny_controlnet):
+    model, pos, neg, *_ = tiny
+    cn = _control_net(tiny_controlnet, CONTROLNET_KINDS[0])
+    hints = torch.rand(4, 64, 64, 3, generator=torch.Generator().manual_seed(5))
+    cpos, cneg = nodes.ControlNetApplyAdvanced().apply_controlnet(pos, neg, cn, hints, 1.0, 0.0, 1.0)[:2]
+    sampler = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"]
+    with pytest.raises(ValueError, match=r"positive: a ControlNet has 4 hint images for a 6-frame video; .*one hint "
+                                        r"image per frame of the whole video \(6\)"):
+        with torch.inference_mode():
+            sampler.execute(model=model, positive=cpos, negative=cneg, seed=4, steps=3, cfg=7.5, sampler_name="euler",
+                            scheduler="normal", width=64, height=64, video_length=6, motion_field_strength_x=8.0,
+                            motion_field_strength_y=0.0, t0=44, t1=47, chunk_size=2, frame_start=4, frame_count=2)
+
+
 @pytest.mark.parametrize("frames,chunk,expected", [
     (7, 0, [[0, 1, 2, 3, 4, 5, 6]]),
     (7, 3, [[0, 1, 2], [3, 4, 5], [6]]),
