@@ -27,6 +27,25 @@ def _latent_input(tooltip: str) -> io.Input:
     return io.Latent.Input("latent_image", tooltip=tooltip)
 
 
+def _frame_range_inputs() -> list[io.Input]:
+    """Optional (added after release): make only part of the video, for several servers."""
+    return [
+        c.advanced(c.int_input("frame_start", 0, "Make only part of a long video (e.g. from Frame Part): the first "
+                               "frame to output, counted in latent_image's frames. Frame 0 (its chunk when "
+                               "chunked) is still sampled as the anchor and not output, so the part equals the "
+                               "same frames of one run of the whole video. Give every server the whole hint "
+                               "video.", optional=True)),
+        c.advanced(c.int_input("frame_count", 0, "How many frames to output from frame_start; 0 = to the end.",
+                               optional=True)),
+    ]
+
+
+def _part(latent_image: dict, inputs: dict, chunk_size: int) -> dict:
+    """latent_image, or the rows of the part that frame_start / frame_count select."""
+    return sampling.select_frames(latent_image, inputs.pop("frame_start", 0) or 0, inputs.pop("frame_count", 0) or 0,
+                                  chunk_size)
+
+
 def _output() -> list[io.Output]:
     return [io.Latent.Output(display_name="LATENT", tooltip="The video latent; decode it with VAE Decode.")]
 
@@ -57,6 +76,7 @@ class VideoKSampler(io.ComfyNode):
                 c.chunk_input(),
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="How much of the input latents to replace; 1.0 for new videos."),
+                *_frame_range_inputs(),
             ],
             outputs=_output(),
         )
@@ -68,12 +88,14 @@ class VideoKSampler(io.ComfyNode):
     @classmethod
     def execute(cls, latent_image, steps, denoise=1.0, **inputs) -> io.NodeOutput:
         g = c.Guidance.take(inputs).checked()
+        frames = {k: inputs.pop(k) for k in ("frame_start", "frame_count") if k in inputs}
         request = c.checked_request(**inputs)
         ks = comfy.samplers.KSampler(g.model, steps=steps, device=g.model.load_device, sampler=g.sampler_name,
                                      scheduler=g.scheduler, denoise=denoise, model_options=g.model.model_options)
         with c.as_node(KSAMPLER_NAME):
+            latent = _part(latent_image, frames, request.chunk_size)
             return io.NodeOutput(sampling.frame_guided_video(g.guider(), comfy.samplers.sampler_object(g.sampler_name),
-                                                             ks.sigmas.cpu(), latent_image, request))
+                                                             ks.sigmas.cpu(), latent, request))
 
 
 class VideoSamplerCustom(io.ComfyNode):
@@ -96,6 +118,7 @@ class VideoSamplerCustom(io.ComfyNode):
                 _seed_input(),
                 _noise_input(),
                 c.chunk_input(),
+                *_frame_range_inputs(),
             ],
             outputs=_output(),
         )
@@ -106,9 +129,11 @@ class VideoSamplerCustom(io.ComfyNode):
 
     @classmethod
     def execute(cls, guider, sampler, sigmas, latent_image, **inputs) -> io.NodeOutput:
+        frames = {k: inputs.pop(k) for k in ("frame_start", "frame_count") if k in inputs}
         request = c.checked_request(**inputs)
         if sigmas.ndim != 1 or sigmas.shape[0] < 2:
             raise ValueError("sigmas: must hold at least two noise levels; connect a scheduler node such as "
                              "BasicScheduler")
         with c.as_node(CUSTOM_NAME):
-            return io.NodeOutput(sampling.frame_guided_video(guider, sampler, sigmas, latent_image, request))
+            latent = _part(latent_image, frames, request.chunk_size)
+            return io.NodeOutput(sampling.frame_guided_video(guider, sampler, sigmas, latent, request))

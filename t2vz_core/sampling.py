@@ -28,7 +28,7 @@ import torch
 from . import chunking, controlnet, frame_conds, image_anchor, interrupt, motion as tmotion, noise as tnoise
 from .problem import UserError
 from .progress import Progress
-from .request import VideoRequest
+from .request import FrameSelection, VideoRequest
 
 logger = logging.getLogger(__name__)
 
@@ -300,9 +300,37 @@ def with_release(guider, sigma_release: float):
 
 # -- frame-guided video -----------------------------------------------------------------------
 
+def select_frames(latent: dict, frame_start: int = 0, frame_count: int = 0, chunk_size: int = 0) -> dict:
+    """The rows of ``latent`` (one per frame of the whole video) that a part made of the frames
+    ``frame_start`` … (``frame_count`` of them, 0 = to the end) samples: frame 0's anchor (its
+    chunk when the video is chunked) and the part's frames, with their global ids. The whole
+    video (no range) is returned as it is."""
+    if not frame_start and not frame_count:
+        return latent
+    if latent.get(FRAME_IDS) is not None:
+        raise UserError("latent_image already holds part of a video (from a sampler given frame_start/frame_count); "
+                        "give the whole video's latent and the frame range here")
+    samples = latent["samples"]
+    n = samples.shape[0] if samples.ndim == 4 else 0
+    if frame_start >= n:
+        raise UserError(f"frame_start ({frame_start}) is beyond latent_image's {n} frames (the last is frame {n - 1}); "
+                        f"the frame range counts the frames of latent_image, one latent per frame")
+    if frame_count and frame_start + frame_count > n:
+        raise UserError(f"frame_start ({frame_start}) + frame_count ({frame_count}) goes beyond latent_image's {n} "
+                        f"frames; the last frame is {n - 1}")
+    sel = FrameSelection.of(n, frame_start, frame_count, chunk_size)
+    rows = list(sel.ids)
+    out = {k: v for k, v in latent.items() if k not in ("samples", "batch_index")}
+    mask = latent.get("noise_mask")
+    if isinstance(mask, torch.Tensor) and mask.ndim > 0 and mask.shape[0] == n > 1:
+        out["noise_mask"] = mask[rows]  # one mask per frame: the part's
+    return {**out, **video_latent(samples[rows], sel.ids, n, sel.output_ids)}
+
+
 def frame_guided_video(guider, sampler, sigmas: torch.Tensor, latent: dict, request: VideoRequest) -> dict:
     """A video whose frames are guided one by one: all frames from shared or per-frame noise
-    (``request.noise_mode``), through ``sigmas``, in chunks sharing frame 0."""
+    (``request.noise_mode``), through ``sigmas``, in chunks sharing frame 0. A ``latent``
+    from select_frames is a part: its rows are sampled as in one run of the whole video."""
     import comfy.sample
     model = guider.model_patcher
     samples = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
