@@ -61,6 +61,19 @@ def check_servers(urls: list[str]) -> None:
                            f"this pack (ComfyUI-Text2Video-Zero) there and restart it")
 
 
+def check_frame_ranges(urls: list[str], prompt: dict) -> None:
+    """Every server's frame-guided samplers of the workflow take a frame range (the pack's
+    versions before it would make the whole video on every server)."""
+    guided = sorted({n["class_type"] for n in prompt.values()} & set(fanout_workflow.FRAME_GUIDED))
+    for url in urls:
+        for ct in guided:
+            info = Comfy(url, timeout=10).object_info(ct)
+            inputs = {**info.get("input", {}).get("required", {}), **info.get("input", {}).get("optional", {})}
+            if "frame_start" not in inputs:
+                raise BadInput(f"server {url}: its {ct} takes no frame_start (an older version of this pack): "
+                               f"update ComfyUI-Text2Video-Zero there and restart it")
+
+
 def output_classes(url: str, prompt: dict) -> set[str]:
     """The workflow's class types that are output nodes on the server."""
     client = Comfy(url, timeout=10)
@@ -102,10 +115,12 @@ def _label(part, total) -> str:
 
 def run(workflow, servers: list[str], part_count: int, out: Path, png_dir: Path | None = None,
         fps: float | None = None, retries: int = 3, timeout: float = 3600.0,
-        ray_address: str | None = None) -> dict:
+        ray_address: str | None = None, video_length: int | None = None) -> dict:
     """Make the video; returns {"frames", "parts", "retries": [(part index, url, why)], "out"}."""
     prompt = fanout_workflow.load_check(workflow)
-    plan = fanout_workflow.plan_parts(prompt, part_count)
+    if video_length is not None and video_length < 1:
+        raise BadInput(f"--video-length ({video_length}) must be 1 or more")
+    plan = fanout_workflow.plan_parts(prompt, part_count, video_length)
     fanout_workflow.frames_source(prompt)  # a clear error before any server is asked
     out = Path(out)
     if out.exists():
@@ -120,6 +135,7 @@ def run(workflow, servers: list[str], part_count: int, out: Path, png_dir: Path 
     if retries < 0:
         raise BadInput(f"retries ({retries}) must be 0 or more")
     check_servers(servers)
+    check_frame_ranges(servers, prompt)
     classes = output_classes(servers[0], prompt)
     run_id = uuid.uuid4().hex[:12]
     prompts = [fanout_workflow.part_prompt(prompt, p, run_id, classes) for p in plan]
@@ -221,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m t2vz_core.fanout", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workflow", type=Path, help="an API-format workflow (Workflow → Export (API)) with a "
-                    "T2VZ_Sampler or T2VZ_MotionFieldLatentInit")
+                    "T2VZ_Sampler, T2VZ_MotionFieldLatentInit, T2VZ_VideoKSampler or T2VZ_VideoSamplerCustom")
     ap.add_argument("--server", action="append", default=[], metavar="URL",
                     help="a ComfyUI server with this pack, e.g. http://127.0.0.1:8188; repeat for each server")
     ap.add_argument("--parts", type=int, required=True, help="how many parts to split the frames into")
@@ -231,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--retries", type=int, default=3, help="attempts after the first for each part (default 3)")
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds one part may take on a server")
     ap.add_argument("--ray-address", help="a running Ray cluster (e.g. auto); default: start Ray on this machine")
+    ap.add_argument("--video-length", type=int, metavar="N",
+                    help="for Video KSampler / Video Sampler Custom workflows: the frames of their latent_image "
+                         "(the hint video's frame count), where the workflow does not say it")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[t2vz fan-out] %(message)s", stream=sys.stderr)
     try:
@@ -239,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as e:
             raise BadInput(f"cannot read the workflow {args.workflow}: {e}") from None
         run(workflow, args.server, args.parts, args.out, args.png_dir, args.fps, args.retries, args.timeout,
-            args.ray_address)
+            args.ray_address, args.video_length)
     except (BadInput, WorkflowError) as e:
         logger.error("error: %s", e)
         return 2

@@ -2,7 +2,8 @@
 workflow asks for, and the prompt each part queues. Pure: dicts in, dicts out.
 
 A part's prompt is the user's workflow with three changes:
-- every frame-range sampler (``RANGE_SAMPLERS``) makes only the part's frames;
+- every frame-range sampler (``RANGE_SAMPLERS``, text-to-video and frame-guided) makes only
+  the part's frames;
 - one SaveImage saves the decoded frames as PNGs (lossless; the fan-out reads them back
   over ``/view``): the workflow's own SaveImage on a VAE Decode, or one added;
 - the workflow's other output nodes are left out (their inputs are not computed), so a
@@ -14,12 +15,15 @@ import copy
 
 from . import parts
 
-#: Samplers that take frame_start / frame_count. The frame-guided samplers (Video KSampler,
-#: Video Sampler Custom) take their frames from a latent and cannot be split this way.
-RANGE_SAMPLERS = ("T2VZ_Sampler", "T2VZ_MotionFieldLatentInit")
+#: Samplers that take frame_start / frame_count. The frame-guided ones (Video KSampler, Video
+#: Sampler Custom) count them in their latent_image, whose length the workflow may not say.
+TEXT_SAMPLERS = ("T2VZ_Sampler", "T2VZ_MotionFieldLatentInit")
 FRAME_GUIDED = ("T2VZ_VideoKSampler", "T2VZ_VideoSamplerCustom")
+RANGE_SAMPLERS = TEXT_SAMPLERS + FRAME_GUIDED
 #: The samplers whose chunk_size chunks the video steps (parts follow its chunks).
-CHUNKED_SAMPLERS = ("T2VZ_Sampler", "T2VZ_VideoSampler")
+CHUNKED_SAMPLERS = ("T2VZ_Sampler", "T2VZ_VideoSampler") + FRAME_GUIDED
+#: Latent makers whose batch_size is the number of frames.
+EMPTY_LATENTS = ("EmptyLatentImage", "EmptySD3LatentImage", "EmptyHunyuanLatentVideo")
 SAVE_CLASS = "SaveImage"
 DECODE_CLASSES = ("VAEDecode", "VAEDecodeTiled")
 FANOUT_SAVE_ID = "t2vz_fanout_frames"
@@ -51,31 +55,53 @@ def load_check(workflow) -> dict:
 def samplers(prompt: dict) -> list[str]:
     ids = [nid for nid, n in prompt.items() if n["class_type"] in RANGE_SAMPLERS]
     if not ids:
-        guided = sorted({n["class_type"] for n in prompt.values() if n["class_type"] in FRAME_GUIDED})
-        extra = (f" ({', '.join(guided)} takes its frames from a latent and has no frame range, so "
-                 f"it cannot be split into parts)") if guided else ""
         raise WorkflowError(f"the workflow has no Text2Video-Zero sampler that takes a frame range: "
-                            f"add a {' or '.join(RANGE_SAMPLERS)} node{extra}")
+                            f"add a {', '.join(RANGE_SAMPLERS[:-1])} or {RANGE_SAMPLERS[-1]} node")
     return ids
 
 
-def frame_range(prompt: dict) -> tuple[int, int, int]:
-    """(video_length, frame_start, frame_count) the workflow's samplers make; all must agree."""
+def _number(prompt: dict, nid: str, key: str, val) -> int:
+    if _is_link(val) or not isinstance(val, int) or isinstance(val, bool):
+        raise WorkflowError(f"node {nid} ({prompt[nid]['class_type']}): {key} must be a number in the "
+                            f"workflow, not a link or {type(val).__name__}, so the fan-out can split it")
+    return val
+
+
+def latent_frames(prompt: dict, nid: str) -> int | None:
+    """The frame count of a frame-guided sampler's latent_image, where the workflow says it
+    (an Empty Latent Image's batch_size typed in), else None."""
+    link = prompt[nid].get("inputs", {}).get("latent_image")
+    source = prompt.get(link[0]) if _is_link(link) else None
+    if source is None or source["class_type"] not in EMPTY_LATENTS:
+        return None
+    size = source.get("inputs", {}).get("batch_size", 1)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def frame_range(prompt: dict, video_length: int | None = None) -> tuple[int, int, int]:
+    """(video_length, frame_start, frame_count) the workflow's samplers make; all must agree.
+    ``video_length``: the frame count of the frame-guided samplers' latent_image (the hint
+    video's), needed where the workflow does not say it."""
     seen = {}
     for nid in samplers(prompt):
         inputs = prompt[nid].get("inputs", {})
-        vals = []
-        for key, default in (("video_length", None), ("frame_start", 0), ("frame_count", 0)):
-            val = inputs.get(key, default)
-            if _is_link(val) or not isinstance(val, int) or isinstance(val, bool):
-                raise WorkflowError(f"node {nid} ({prompt[nid]['class_type']}): {key} must be a number in the "
-                                    f"workflow, not a link or {type(val).__name__}, so the fan-out can split it")
-            vals.append(val)
-        seen[nid] = tuple(vals)
+        if prompt[nid]["class_type"] in FRAME_GUIDED:
+            length = latent_frames(prompt, nid) or video_length
+            if length is None:
+                raise WorkflowError(f"node {nid} ({prompt[nid]['class_type']}) takes its frames from latent_image, "
+                                    f"whose frame count the workflow does not say (it comes from the hint video): "
+                                    f"give it with --video-length N")
+        else:
+            length = _number(prompt, nid, "video_length", inputs.get("video_length"))
+        seen[nid] = (length, *(_number(prompt, nid, key, inputs.get(key, 0)) for key in ("frame_start", "frame_count")))
     if len(set(seen.values())) > 1:
         raise WorkflowError("the samplers disagree on (video_length, frame_start, frame_count): "
                             + ", ".join(f"node {k}: {v}" for k, v in seen.items()))
-    video_length, start, count = next(iter(seen.values()))
+    length, start, count = next(iter(seen.values()))
+    if video_length is not None and video_length != length:
+        raise WorkflowError(f"--video-length ({video_length}) differs from the {length} frames the workflow's "
+                            f"samplers make; leave it out, or fix the workflow")
+    video_length = length
     if video_length < 1 or start < 0 or count < 0 or start >= video_length or start + count > video_length:
         raise WorkflowError(f"the samplers' frames (video_length {video_length}, frame_start {start}, "
                             f"frame_count {count}) are not a range of the video; queue the workflow once "
@@ -92,9 +118,10 @@ def chunk_size(prompt: dict) -> int:
     return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
 
 
-def plan_parts(prompt: dict, part_count: int) -> list[parts.Part]:
-    """The parts of the frames the workflow makes, with global frame numbers."""
-    video_length, start, count = frame_range(prompt)
+def plan_parts(prompt: dict, part_count: int, video_length: int | None = None) -> list[parts.Part]:
+    """The parts of the frames the workflow makes, with global frame numbers (``video_length``:
+    see frame_range)."""
+    video_length, start, count = frame_range(prompt, video_length)
     if part_count > count:
         raise WorkflowError(f"part_count ({part_count}) is larger than the video: the workflow makes {count} "
                             f"frames, so use at most {count} parts")

@@ -157,6 +157,51 @@ def test_frame_part_linked_into_the_sampler_makes_each_servers_part(comfy_server
     assert np.array_equal(np.concatenate(got), joined)
 
 
+@pytest.mark.slow
+def test_a_canny_video_is_split_on_its_chunks_and_equals_one_run(comfy_server, shared_assets, tiny_controlnet,
+                                                                tmp_path):
+    """A frame-guided workflow (Video KSampler, one hint per frame): its frame count comes from
+    the hint video, so it is given with --video-length; each part takes its own frames' hints
+    and the video equals one run on one server bit for bit."""
+    import shutil
+    shutil.copyfile(shared_assets / "canny_girl_turning.mp4", comfy_server.input_dir / "canny_girl_turning.mp4")
+    prompt = tiny_api("canny_to_video", steps=3, seed=6, chunk_size=CHUNK)
+    entry = comfy_server.run(with_png(prompt, "fanout_ref/canny"), timeout=600)
+    assert entry["status"]["status_str"] == "success", execution_error(entry)
+    whole = pngs(comfy_server, entry)
+    assert whole.shape == (8, 64, 64, 3)
+    out, png_dir = tmp_path / "canny.mp4", tmp_path / "frames"
+    # the frame count is not in the workflow (Empty Latent Image's batch_size comes from the video)
+    res = _fanout(_workflow(tmp_path, prompt), [comfy_server.url], out, "--parts", "2", timeout=120)
+    assert res.returncode == 2 and "give it with --video-length N" in res.stderr, res.stderr
+    res = _fanout(_workflow(tmp_path, prompt), [comfy_server.url], out, "--parts", "2", "--video-length", "8",
+                  "--png-dir", str(png_dir))
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"part 1/2 \(frames 0-3\): done on", res.stderr) and \
+        re.search(r"part 2/2 \(frames 4-7\): done on", res.stderr), res.stderr
+    files = sorted(png_dir.glob("frame_*.png"))
+    assert [f.name for f in files] == [f"frame_{i:05d}.png" for i in range(8)]
+    assert np.array_equal(np.stack([np.asarray(Image.open(f)) for f in files]), whole)
+
+
+def test_frame_guided_workflows_read_the_frame_count_where_the_workflow_says_it():
+    from t2vz_core import fanout_workflow as fw
+    prompt = tiny_api("canny_to_video", chunk_size=2)
+    ks = node_id(prompt, "T2VZ_VideoKSampler")
+    latent = prompt[ks]["inputs"]["latent_image"][0]
+    with pytest.raises(fw.WorkflowError, match=rf"node {ks} \(T2VZ_VideoKSampler\) takes its frames from "
+                                               r"latent_image, .*give it with --video-length N"):
+        fw.plan_parts(prompt, 2)
+    assert [(p.frame_start, p.frame_count) for p in fw.plan_parts(prompt, 2, 8)] == [(0, 4), (4, 4)]
+    prompt[latent]["inputs"]["batch_size"] = 6  # typed in: read from the workflow
+    assert [(p.frame_start, p.frame_count) for p in fw.plan_parts(prompt, 3)] == [(0, 2), (2, 2), (4, 2)]
+    with pytest.raises(fw.WorkflowError, match=r"--video-length \(8\) differs from the 6 frames"):
+        fw.plan_parts(prompt, 2, 8)
+    part, _ = fw.part_prompt(prompt, fw.plan_parts(prompt, 3)[2], "run")
+    assert {k: part[ks]["inputs"][k] for k in ("frame_start", "frame_count", "chunk_size")} == \
+        {"frame_start": 4, "frame_count": 2, "chunk_size": 2}
+
+
 @pytest.mark.parametrize("case", ["unreachable", "no sampler", "too many parts", "out exists"])
 def test_bad_input_is_refused_before_any_work_with_a_clear_error(case, comfy_server, tmp_path):
     servers, prompt, n, out = [comfy_server.url], None, "2", tmp_path / "video.mp4"
@@ -186,3 +231,21 @@ def test_the_distributed_extra_is_installed_as_the_readme_says():
     assert pin == extra == [f"ray=={ray.__version__}"]
     assert "pip install -r requirements-distributed.txt" in (ROOT / "README.md").read_text()
     assert "requirements-distributed.txt" in (ROOT / "scripts" / "setup_dev.sh").read_text()
+
+
+def test_a_server_whose_frame_guided_sampler_takes_no_frame_range_is_refused(comfy_server, monkeypatch):
+    """A server with an older version of the pack would make the whole video for every part."""
+    from t2vz_core import fanout
+    prompt = tiny_api("canny_to_video")
+    fanout.check_frame_ranges([comfy_server.url], prompt)  # this pack's server: accepted
+    real = fanout.Comfy.object_info
+
+    def older(self, class_type):
+        info = real(self, class_type)
+        info.get("input", {}).get("optional", {}).pop("frame_start", None)
+        return info
+
+    monkeypatch.setattr(fanout.Comfy, "object_info", older)
+    with pytest.raises(fanout.BadInput, match=rf"server {re.escape(comfy_server.url)}: its T2VZ_VideoKSampler takes "
+                                              r"no frame_start .*update ComfyUI-Text2Video-Zero there"):
+        fanout.check_frame_ranges([comfy_server.url], prompt)
