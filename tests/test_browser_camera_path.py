@@ -188,3 +188,35 @@ def test_nodes_2_0_mode_draws_the_path(ui):
     box = canvas.bounding_box()
     assert box["width"] > 100 and box["height"] > 60, box
     ui.screenshot(ui.artifacts / "nodes_2_0_camera_path.png")
+
+
+def test_a_schedule_from_a_primitive_node_is_drawn_and_followed(ui):
+    """A schedule shared through core's String (Multiline) primitive: the view draws its value
+    and redraws when it changes; a link from any other node is drawn with the default and
+    named in the label."""
+    ui.js("() => app.graph.clear()")
+    cam = _add_camera(ui)
+    prim = ui.js("""(cam) => { const p = LiteGraph.createNode('PrimitiveStringMultiline'); p.pos = [100, 520];
+        app.graph.add(p); p.widgets.find((w) => w.name === 'value').value = '0:(0), 23:(46)';
+        const c = app.graph.getNodeById(cam);
+        p.connect(0, c, c.inputs.findIndex((i) => i.name === 'pan_x')); return p.id; }""", cam)
+    ui.js("(id) => t2vz.focus(id)", cam)
+    seen = _wait_state(ui, cam, VIEW, "drawn")
+    assert "pan_x=0%3A%280%29%2C+23%3A%2846%29" in seen["data"]["query"], seen["data"]["query"]
+    assert seen["label"].startswith(_route(ui, seen["data"]["query"])["summary"]), seen["label"]
+    assert seen["label"].startswith("24 frames: pan x 0→552 px") and "from links" not in seen["label"], seen["label"]
+    ui.set_widget(prim, "value", "0:(0), 23:(10)")
+    ui.page.wait_for_function("""(id) => { const n = app.graph.getNodeById(id);
+        const c = n.widgets.find((w) => w.name === 't2vz_camera_path').element.querySelector('canvas');
+        return c.dataset.state === 'drawn' && c.dataset.query.includes('pan_x=0%3A%280%29%2C+23%3A%2810%29'); }""",
+                              arg=cam, timeout=15_000)
+    # the prompt takes the value from the primitive, as ComfyUI queues it
+    api = ui.js("async () => (await app.graphToPrompt()).output")
+    assert api[str(cam)]["inputs"]["pan_x"] == [str(prim), 0]
+    # from another kind of node (a string built at run time): shown with the default, and said
+    ui.js("""([cam, prim]) => { const s = LiteGraph.createNode('StringConcatenate'); s.pos = [100, 700];
+        app.graph.add(s); const c = app.graph.getNodeById(cam);
+        s.connect(0, c, c.inputs.findIndex((i) => i.name === 'pan_x')); }""", [cam, prim])
+    seen = _wait_state(ui, cam, VIEW, "drawn")
+    assert "from links, shown as defaults: pan_x" in seen["label"], seen["label"]
+    assert "pan_x" not in seen["data"]["query"]

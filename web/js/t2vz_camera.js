@@ -75,13 +75,38 @@ export function framesFor(target) {
   return { frames: Number(length.value), note: `video_length of ${name}`, ...(size.width && size.height ? size : {}) };
 }
 
-// The route's query for a Camera Path node's widgets (inputs fed by links are left to the
-// node's defaults and named in the note).
+// The widget a primitive node feeding input `name` holds its value in (the editor's
+// Primitive, or core's Primitive String / String (Multiline) / Int / Float), or null for any
+// other source. Its changes redraw the camera views, as the camera's own widgets do.
+function primitiveWidget(camera, name) {
+  const source = sourceOf(camera, name);
+  const type = source?.type ?? "";
+  const w = type === "PrimitiveNode" ? source.widgets?.[0] : type.startsWith("Primitive") ? widgetOf(source, "value") : null;
+  if (w && !w.t2vzWatched) {
+    w.t2vzWatched = true;
+    const original = w.callback;
+    w.callback = function () {
+      const result = original?.apply(this, arguments);
+      redrawCameraViews(source.graph);
+      return result;
+    };
+  }
+  return w ?? null;
+}
+
+// The route's query for a Camera Path node's inputs: its widgets, or the value of a
+// primitive node linked into one; inputs fed by other links are left to the node's
+// defaults and named in the note.
 export function pathQuery(camera, { frames, width, height }) {
   const params = new URLSearchParams();
   const linked = [];
   for (const name of PATH_INPUTS) {
-    if (isLinked(camera, name)) { linked.push(name); continue; }
+    if (isLinked(camera, name)) {
+      const w = primitiveWidget(camera, name);
+      if (w?.value !== undefined && w.value !== null) params.set(name, String(w.value));
+      else linked.push(name);
+      continue;
+    }
     const w = widgetOf(camera, name);
     if (w?.value !== undefined && w.value !== null) params.set(name, String(w.value));
   }
