@@ -25,7 +25,9 @@ class FramePart(io.ComfyNode):
                 "together are the whole video, bit for bit."),
             inputs=[
                 io.Int.Input("video_length", default=48, min=1, max=MAX_FRAMES,
-                             tooltip="Frames of the whole video: the same value as the sampler's video_length."),
+                             tooltip="Frames of the whole video: the same value as the sampler's video_length (for Video "
+                                 "KSampler / Video Sampler Custom: the frames of their latent_image, e.g. Get Image "
+                                 "Size's batch_size of the hint frames)."),
                 io.Int.Input("part_count", default=2, min=1, max=MAX_FRAMES,
                              tooltip="How many parts (servers) the video is split into; at most video_length."),
                 io.Int.Input("part_index", default=0, min=0, max=MAX_FRAMES - 1,
