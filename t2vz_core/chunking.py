@@ -323,9 +323,13 @@ def apply(model_patcher, plan: ChunkPlan, on_chunk: Callable[[], None] | None = 
     audit.refuse_context_windows(model_patcher)
     other = model_patcher.model_options.get("context_handler")
     if other is not None and not isinstance(other, handler_class()):
+        where = (f"the model already samples in context windows ({type(other).__name__}, from a Context Windows "
+                 f"node or AnimateDiff context options)")
+        if not plan.chunked:  # an unchunked part: its frames' global ids need the pack's handler
+            raise UserError(f"{where}, and a part of a video (frame_start > 0) needs the pack's own frame handling "
+                            f"in their place. Remove the Context Windows node from the model's path.")
         raise UserError(
-            f"the model already samples in context windows ({type(other).__name__}, from a Context Windows "
-            f"node or AnimateDiff context options), and chunk_size would replace them. Remove the Context "
+            f"{where}, and chunk_size would replace them. Remove the Context "
             f"Windows node from the model's path: chunk_size bounds memory the same way and keeps frame 0 as "
             f"every chunk's anchor; or set chunk_size to 0.")
     m = model_patcher.clone()

@@ -138,7 +138,10 @@ def run(workflow, servers: list[str], part_count: int, out: Path, png_dir: Path 
     check_frame_ranges(servers, prompt)
     classes = output_classes(servers[0], prompt)
     run_id = uuid.uuid4().hex[:12]
-    prompts = [fanout_workflow.part_prompt(prompt, p, run_id, classes) for p in plan]
+    length = fanout_workflow.frame_range(prompt, video_length)[0]
+    prompts = [fanout_workflow.part_prompt(prompt, p, run_id, classes,
+                                           to_the_end=p.frame_start + p.frame_count == length)
+               for p in plan]
 
     ray = _import_ray()
     started = _start_ray(ray, ray_address)

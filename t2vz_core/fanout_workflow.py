@@ -23,7 +23,7 @@ RANGE_SAMPLERS = TEXT_SAMPLERS + FRAME_GUIDED
 #: The samplers whose chunk_size chunks the video steps (parts follow its chunks).
 CHUNKED_SAMPLERS = ("T2VZ_Sampler", "T2VZ_VideoSampler") + FRAME_GUIDED
 #: Latent makers whose batch_size is the number of frames.
-EMPTY_LATENTS = ("EmptyLatentImage", "EmptySD3LatentImage", "EmptyHunyuanLatentVideo")
+EMPTY_LATENTS = ("EmptyLatentImage", "EmptySD3LatentImage")
 SAVE_CLASS = "SaveImage"
 DECODE_CLASSES = ("VAEDecode", "VAEDecodeTiled")
 FANOUT_SAVE_ID = "t2vz_fanout_frames"
@@ -52,8 +52,23 @@ def load_check(workflow) -> dict:
     return workflow
 
 
+def _upstream(prompt: dict, nid: str) -> set[str]:
+    """The nodes whose outputs reach node ``nid`` through links."""
+    seen, todo = set(), [nid]
+    while todo:
+        for val in prompt.get(todo.pop(), {}).get("inputs", {}).values():
+            if _is_link(val) and val[0] not in seen and val[0] in prompt:
+                seen.add(val[0])
+                todo.append(val[0])
+    return seen
+
+
 def samplers(prompt: dict) -> list[str]:
+    """The nodes that get each part's frame range: every range sampler but a frame-guided one
+    that samples (refines) the latent of another range sampler, which is already the part's."""
     ids = [nid for nid, n in prompt.items() if n["class_type"] in RANGE_SAMPLERS]
+    ids = [nid for nid in ids if prompt[nid]["class_type"] not in FRAME_GUIDED
+           or not any(prompt[u]["class_type"] in RANGE_SAMPLERS for u in _upstream(prompt, nid))]
     if not ids:
         raise WorkflowError(f"the workflow has no Text2Video-Zero sampler that takes a frame range: "
                             f"add a {', '.join(RANGE_SAMPLERS[:-1])} or {RANGE_SAMPLERS[-1]} node")
@@ -113,7 +128,9 @@ def chunk_size(prompt: dict) -> int:
     """The chunk size the workflow's video steps are sampled with (T2VZ_Sampler, Video
     Sampler), so parts are cut on its boundaries; 0 (an even split) when it is linked or the
     samplers disagree."""
-    sizes = {n.get("inputs", {}).get("chunk_size", 8) for n in prompt.values() if n["class_type"] in CHUNKED_SAMPLERS}
+    split = set(samplers(prompt))  # a frame-guided pass on a part's latent is left as it is
+    sizes = {n.get("inputs", {}).get("chunk_size", 8) for nid, n in prompt.items()
+             if n["class_type"] in CHUNKED_SAMPLERS and (n["class_type"] not in FRAME_GUIDED or nid in split)}
     size = sizes.pop() if len(sizes) == 1 else 0
     return size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0
 
@@ -147,16 +164,20 @@ def frames_source(prompt: dict) -> tuple[str | None, list]:
     return None, [decodes[0], 0]
 
 
-def part_prompt(prompt: dict, part: parts.Part, run_id: str, output_nodes: set[str] = frozenset()) -> tuple[dict, str]:
+def part_prompt(prompt: dict, part: parts.Part, run_id: str, output_nodes: set[str] = frozenset(),
+                to_the_end: bool = False) -> tuple[dict, str]:
     """(the prompt of one part, the id of the SaveImage whose PNGs are its frames).
 
     output_nodes: class types that are output nodes on the servers (from /object_info);
-    all but the frames' SaveImage are left out."""
+    all but the frames' SaveImage are left out. to_the_end: the part ends the video."""
     p = copy.deepcopy(prompt)
     size = chunk_size(p)
     for nid in samplers(p):
         p[nid]["inputs"]["frame_start"] = part.frame_start
-        p[nid]["inputs"]["frame_count"] = part.frame_count
+        # the last part of a frame-guided video runs to the end of its latent: a hint video
+        # longer than --video-length then gives more frames than planned, an error, not a loss
+        to_end = to_the_end and p[nid]["class_type"] in FRAME_GUIDED
+        p[nid]["inputs"]["frame_count"] = 0 if to_end else part.frame_count
         if size and p[nid]["class_type"] == "T2VZ_MotionFieldLatentInit":
             p[nid]["inputs"]["chunk_size"] = size  # it prepares frame 0's chunk of the Video Sampler's chunking
     save_id, link = frames_source(p)

@@ -71,11 +71,10 @@ def pick_rows(guider, frame_ids: Sequence[int], video_length: int):
 def _pick_hints(name: str, control, ids: list[int], video_length: int):
     """The control chain ``control`` with its per-frame hints cut to the frames ``ids`` (a
     copy; the user's chain is never changed), or itself when no hint is per frame."""
-    prefix = ids == list(range(len(ids)))  # frame 0 alone, or the first part: core's first images are its own
     for c in control_chain(control):
         hint = getattr(c, "cond_hint_original", None)
         rows = hint.shape[0] if isinstance(hint, torch.Tensor) and hint.ndim > 0 else 1
-        if rows not in (1, video_length) and not prefix:
+        if rows not in (1, video_length) and ids != [0]:  # frame 0's phase: core takes the first image
             raise UserError(f"{name}: a ControlNet has {rows} hint images for a {video_length}-frame video; a part "
                             f"of the video picks its frames' hints by frame number: give one hint image per frame "
                             f"of the whole video ({video_length}) on every server, or one image for every frame")

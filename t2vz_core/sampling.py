@@ -307,11 +307,15 @@ def select_frames(latent: dict, frame_start: int = 0, frame_count: int = 0, chun
     video (no range) is returned as it is."""
     if not frame_start and not frame_count:
         return latent
-    if latent.get(FRAME_IDS) is not None:
+    samples = latent["samples"]
+    if samples.ndim != 4:
+        raise UserError(f"latent_image must be a batch of image latents, one per frame; got shape "
+                        f"{tuple(samples.shape)}")
+    n = samples.shape[0]
+    ids = latent.get(FRAME_IDS)
+    if ids is not None and list(ids) != list(range(n)):
         raise UserError("latent_image already holds part of a video (from a sampler given frame_start/frame_count); "
                         "give the whole video's latent and the frame range here")
-    samples = latent["samples"]
-    n = samples.shape[0] if samples.ndim == 4 else 0
     if frame_start >= n:
         raise UserError(f"frame_start ({frame_start}) is beyond latent_image's {n} frames (the last is frame {n - 1}); "
                         f"the frame range counts the frames of latent_image, one latent per frame")
@@ -320,10 +324,16 @@ def select_frames(latent: dict, frame_start: int = 0, frame_count: int = 0, chun
                         f"frames; the last frame is {n - 1}")
     sel = FrameSelection.of(n, frame_start, frame_count, chunk_size)
     rows = list(sel.ids)
-    out = {k: v for k, v in latent.items() if k not in ("samples", "batch_index")}
+    # the pack's keys of a whole-video LATENT are replaced; batch_index (core's noise per
+    # batch position) does not apply: the pack's noise follows the global frame ids
+    out = {k: v for k, v in latent.items()
+           if k not in ("samples", "batch_index", FRAME_IDS, VIDEO_LENGTH, OUTPUT_IDS)}
     mask = latent.get("noise_mask")
-    if isinstance(mask, torch.Tensor) and mask.ndim > 0 and mask.shape[0] == n > 1:
-        out["noise_mask"] = mask[rows]  # one mask per frame: the part's
+    if isinstance(mask, torch.Tensor) and mask.ndim >= 2:
+        import comfy.utils
+        m = mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1]))
+        if m.shape[0] > 1:  # masks per frame, repeated to the video as core repeats them: the part's
+            out["noise_mask"] = comfy.utils.repeat_to_batch_size(m, n)[rows]
     return {**out, **video_latent(samples[rows], sel.ids, n, sel.output_ids)}
 
 

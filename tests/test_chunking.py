@@ -371,6 +371,29 @@ def test_parts_with_per_frame_controlnet_hints_match_one_run(tiny, tiny_controln
     assert not _close(late, whole[4:]) and torch.equal(run(other, 2, frame_start=0, frame_count=4), whole[:4])
 
 
+def test_the_text_sampler_takes_a_cross_frame_controlnet_with_a_hint_video(tiny, tiny_controlnet):
+    """Frame 0's phase (frame 0 alone) is given hint 0 explicitly: the Cross-Frame ControlNet,
+    which refuses a hint count other than 1 or the batch's frames, works on the Text2Video-Zero
+    Sampler too, and its parts equal one run."""
+    from t2vz_core import controlnet
+    model, pos, neg, *_ = tiny
+    cn = controlnet.cross_frame_controlnet(_control_net(tiny_controlnet, CONTROLNET_KINDS[0]))
+    hints = torch.rand(6, 64, 64, 3, generator=torch.Generator().manual_seed(5))
+    cpos, cneg = nodes.ControlNetApplyAdvanced().apply_controlnet(pos, neg, cn, hints, 1.0, 0.0, 1.0)[:2]
+    sampler = nodes.NODE_CLASS_MAPPINGS["T2VZ_Sampler"]
+
+    def run(p, n, **frames):
+        with torch.inference_mode():
+            return sampler.execute(model=model, positive=p, negative=n, seed=4, steps=3, cfg=7.5, sampler_name="euler",
+                                   scheduler="normal", width=64, height=64, video_length=6, motion_field_strength_x=8.0,
+                                   motion_field_strength_y=0.0, t0=44, t1=47, chunk_size=2, **frames).result[0]["samples"]
+
+    whole = run(cpos, cneg)
+    assert not _close(whole, run(pos, neg))  # the hints act
+    assert torch.equal(torch.cat([run(cpos, cneg, frame_start=0, frame_count=4),
+                                  run(cpos, cneg, frame_start=4, frame_count=2)]), whole)
+
+
 def test_a_part_with_another_number_of_hint_images_is_refused(tiny, tiny_controlnet):
     model, pos, neg, *_ = tiny
     cn = _control_net(tiny_controlnet, CONTROLNET_KINDS[0])

@@ -197,9 +197,31 @@ def test_frame_guided_workflows_read_the_frame_count_where_the_workflow_says_it(
     assert [(p.frame_start, p.frame_count) for p in fw.plan_parts(prompt, 3)] == [(0, 2), (2, 2), (4, 2)]
     with pytest.raises(fw.WorkflowError, match=r"--video-length \(8\) differs from the 6 frames"):
         fw.plan_parts(prompt, 2, 8)
-    part, _ = fw.part_prompt(prompt, fw.plan_parts(prompt, 3)[2], "run")
-    assert {k: part[ks]["inputs"][k] for k in ("frame_start", "frame_count", "chunk_size")} == \
-        {"frame_start": 4, "frame_count": 2, "chunk_size": 2}
+    first, last = fw.plan_parts(prompt, 3)[0], fw.plan_parts(prompt, 3)[2]
+    part, _ = fw.part_prompt(prompt, first, "run")
+    assert (part[ks]["inputs"]["frame_start"], part[ks]["inputs"]["frame_count"]) == (0, 2)
+    # the last part runs to the end of its latent: a longer hint video gives too many frames (an error), never
+    # silently fewer
+    part, _ = fw.part_prompt(prompt, last, "run", to_the_end=True)
+    assert (part[ks]["inputs"]["frame_start"], part[ks]["inputs"]["frame_count"]) == (4, 0)
+
+
+def test_a_frame_guided_pass_over_a_parts_latent_is_left_as_it_is():
+    """Text-to-video, then a Video KSampler refining its latent: only the text sampler gets the
+    part's frames (its latent is already the part's)."""
+    from t2vz_core import fanout_workflow as fw
+    prompt = tiny_api("text2video_long", **SETTINGS)
+    sampler = node_id(prompt, "T2VZ_Sampler")
+    inputs = prompt[sampler]["inputs"]
+    prompt["95"] = {"class_type": "T2VZ_VideoKSampler", "inputs": {
+        "model": inputs["model"], "positive": inputs["positive"], "negative": inputs["negative"],
+        "latent_image": [sampler, 0], "seed": 1, "steps": 4, "cfg": 7.5, "sampler_name": "euler",
+        "scheduler": "normal", "noise_mode": "per frame", "chunk_size": 5, "denoise": 0.4}}
+    assert fw.samplers(prompt) == [sampler]
+    assert fw.chunk_size(prompt) == CHUNK  # the refining pass's chunk_size does not cut the parts
+    part, _ = fw.part_prompt(prompt, fw.plan_parts(prompt, PARTS)[1], "run", to_the_end=True)
+    assert (part[sampler]["inputs"]["frame_start"], part[sampler]["inputs"]["frame_count"]) == (4, 1)
+    assert "frame_start" not in part["95"]["inputs"] and "frame_count" not in part["95"]["inputs"]
 
 
 @pytest.mark.parametrize("case", ["unreachable", "no sampler", "too many parts", "out exists"])

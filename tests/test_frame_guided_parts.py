@@ -60,6 +60,40 @@ def test_video_ksampler_parts_with_a_hint_video_equal_one_run(tiny, tiny_control
     other = nodes.ControlNetApplyAdvanced().apply_controlnet(pos, neg, cn, other_hints, 1.0, 0.0, 1.0)[:2]
     late = _ksampler(model, other, chunk_size, frame_start=4, frame_count=2)["samples"]
     assert not torch.allclose(late, whole["samples"][4:], rtol=1e-3, atol=1e-3)
+    early = _ksampler(model, other, chunk_size, frame_start=0, frame_count=4)["samples"]
+    assert torch.allclose(early, whole["samples"][:4], rtol=0, atol=1e-5 * whole["samples"].abs().max().item())
+
+
+@pytest.mark.parametrize("mask_rows", [FRAMES, 4])
+def test_per_frame_noise_masks_follow_the_part(tiny, mask_rows):
+    """An inpainting-style video (denoise < 1, a noise mask per frame, or fewer masks that
+    ComfyUI repeats over the frames): a part takes its own frames' masks."""
+    model, pos, neg = tiny
+    g = torch.Generator().manual_seed(9)
+    latent = {"samples": torch.randn(FRAMES, 4, 8, 8, generator=g),
+              "noise_mask": (torch.rand(mask_rows, 64, 64, generator=g) > 0.5).float()}
+    node = nodes.NODE_CLASS_MAPPINGS["T2VZ_VideoKSampler"]
+
+    def run(**frames):
+        with torch.inference_mode():
+            return node.execute(model=model, positive=pos, negative=neg, latent_image=latent, seed=3, steps=4,
+                                cfg=7.5, sampler_name="euler", scheduler="normal", noise_mode="per frame",
+                                chunk_size=CHUNK, denoise=0.6, **frames).result[0]["samples"]
+
+    whole = run()
+    assert torch.equal(torch.cat([run(**frames) for frames in _split(CHUNK)]), whole)
+    # the masks act: frame 4's unmasked pixels keep the input there
+    assert not torch.equal(whole[4], latent["samples"][4])
+
+
+def test_a_whole_videos_latent_from_a_sampler_can_be_split(tiny):
+    """A LATENT that a pack sampler made for the whole video (it carries frame ids 0…n−1) is
+    cut like a plain one."""
+    model, pos, neg = tiny
+    plain = _ksampler(model, (pos, neg), CHUNK, frame_start=4, frame_count=2)
+    tagged = _ksampler(model, (pos, neg), CHUNK, latent={**_empty(), "t2vz_frame_ids": list(range(FRAMES))},
+                       frame_start=4, frame_count=2)
+    assert torch.equal(tagged["samples"], plain["samples"]) and tagged["t2vz_frame_ids"] == [4, 5]
 
 
 def test_video_sampler_custom_parts_of_an_instruct_pix2pix_edit_equal_one_run(tiny_ip2p):
@@ -95,6 +129,13 @@ def test_a_frame_range_beyond_the_latent_is_refused(tiny, frames, needle):
     model, pos, neg = tiny
     with pytest.raises(ValueError, match=rf"Video KSampler \(T2VZ_VideoKSampler\): {needle}"):
         _ksampler(model, (pos, neg), CHUNK, **frames)
+
+
+def test_a_latent_that_is_not_one_image_per_frame_is_refused(tiny):
+    model, pos, neg = tiny
+    with pytest.raises(ValueError, match=r"latent_image must be a batch of image latents, one per frame; got shape "
+                                         r"\(1, 4, 6, 8, 8\)"):
+        _ksampler(model, (pos, neg), CHUNK, latent={"samples": torch.zeros(1, 4, 6, 8, 8)}, frame_start=2)
 
 
 def test_a_parts_latent_cannot_be_split_again(tiny):
