@@ -40,10 +40,10 @@ def _frame_range_inputs() -> list[io.Input]:
     ]
 
 
-def _part(latent_image: dict, inputs: dict, chunk_size: int) -> dict:
-    """latent_image, or the rows of the part that frame_start / frame_count select."""
-    return sampling.select_frames(latent_image, inputs.pop("frame_start", 0) or 0, inputs.pop("frame_count", 0) or 0,
-                                  chunk_size)
+def _take_frame_range(inputs: dict) -> tuple[int, int]:
+    """(frame_start, frame_count), taken out of the inputs: they count latent_image's frames,
+    which the request (whose video_length they would be checked against) does not know."""
+    return inputs.pop("frame_start", 0) or 0, inputs.pop("frame_count", 0) or 0
 
 
 def _output() -> list[io.Output]:
@@ -88,12 +88,12 @@ class VideoKSampler(io.ComfyNode):
     @classmethod
     def execute(cls, latent_image, steps, denoise=1.0, **inputs) -> io.NodeOutput:
         g = c.Guidance.take(inputs).checked()
-        frames = {k: inputs.pop(k) for k in ("frame_start", "frame_count") if k in inputs}
+        start, count = _take_frame_range(inputs)
         request = c.checked_request(**inputs)
         ks = comfy.samplers.KSampler(g.model, steps=steps, device=g.model.load_device, sampler=g.sampler_name,
                                      scheduler=g.scheduler, denoise=denoise, model_options=g.model.model_options)
         with c.as_node(KSAMPLER_NAME):
-            latent = _part(latent_image, frames, request.chunk_size)
+            latent = sampling.select_frames(latent_image, start, count, request.chunk_size)
             return io.NodeOutput(sampling.frame_guided_video(g.guider(), comfy.samplers.sampler_object(g.sampler_name),
                                                              ks.sigmas.cpu(), latent, request))
 
@@ -129,11 +129,11 @@ class VideoSamplerCustom(io.ComfyNode):
 
     @classmethod
     def execute(cls, guider, sampler, sigmas, latent_image, **inputs) -> io.NodeOutput:
-        frames = {k: inputs.pop(k) for k in ("frame_start", "frame_count") if k in inputs}
+        start, count = _take_frame_range(inputs)
         request = c.checked_request(**inputs)
         if sigmas.ndim != 1 or sigmas.shape[0] < 2:
             raise ValueError("sigmas: must hold at least two noise levels; connect a scheduler node such as "
                              "BasicScheduler")
         with c.as_node(CUSTOM_NAME):
-            latent = _part(latent_image, frames, request.chunk_size)
+            latent = sampling.select_frames(latent_image, start, count, request.chunk_size)
             return io.NodeOutput(sampling.frame_guided_video(guider, sampler, sigmas, latent, request))

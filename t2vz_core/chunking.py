@@ -53,14 +53,13 @@ def check_chunk_size(chunk_size: int) -> str | None:
 class ChunkPlan:
     """Which frames go into which model call, built once per run: the context handler
     follows it and the progress bar counts its chunks. ``ids`` are the global frame ids of
-    the batch's rows and ``video_length`` the whole video's length (both empty/0 for a batch
-    that is the whole video: ids 0…frames−1)."""
+    the batch's rows and ``video_length`` the whole video's length."""
 
     frames: int
     chunk_size: int
     chunks: tuple[tuple[int, ...], ...]
-    ids: tuple[int, ...] = ()
-    video_length: int = 0
+    ids: tuple[int, ...]
+    video_length: int
 
     @classmethod
     def make(cls, frames: int, chunk_size: int) -> "ChunkPlan":
@@ -70,22 +69,20 @@ class ChunkPlan:
     @classmethod
     def of(cls, frame_ids, chunk_size: int, video_length: int | None = None) -> "ChunkPlan":
         """The chunks of a batch of the global frames ``frame_ids`` (ascending, frame 0 first)
-        of a video of ``video_length`` frames (default: the batch is the whole video): the
-        frames of the video's chunk i (ids i·c … i·c + c − 1) go together, so the part of a
-        video sampled alone is chunked as the whole video is."""
+        of a video of ``video_length`` frames (default: the last id + 1): the frames of the
+        video's chunk i (ids i·c … i·c + c − 1) go together, so the part of a video sampled
+        alone is chunked as the whole video is."""
         msg = check_chunk_size(chunk_size)
         if msg:
             raise ValueError(msg)
-        ids = [int(k) for k in frame_ids]
+        ids = tuple(int(k) for k in frame_ids)
         length = int(video_length or ids[-1] + 1)
-        whole = ids == list(range(length))
-        mapping = {} if whole else {"ids": tuple(ids), "video_length": length}
         if chunk_size == 0 or ids[-1] < chunk_size:
-            return cls(len(ids), chunk_size, (tuple(range(len(ids))),), **mapping)
+            return cls(len(ids), chunk_size, (tuple(range(len(ids))),), ids, length)
         groups: dict[int, list[int]] = {}
         for pos, k in enumerate(ids):
             groups.setdefault(k // chunk_size, []).append(pos)
-        return cls(len(ids), chunk_size, tuple(tuple(g) for g in groups.values()), **mapping)
+        return cls(len(ids), chunk_size, tuple(tuple(g) for g in groups.values()), ids, length)
 
     @property
     def count(self) -> int:
@@ -99,16 +96,7 @@ class ChunkPlan:
     def remapped(self) -> bool:
         """Batch row i is not frame i of the video (a part after frame 0): per-frame inputs
         that the context handler does not slice (IPAdapter's embeds) need the global ids."""
-        return bool(self.ids) and list(self.ids) != list(range(self.frames))
-
-    def global_ids(self, positions) -> list[int]:
-        """The global frame ids of the batch rows ``positions``."""
-        return [self.ids[p] for p in positions] if self.ids else list(positions)
-
-    @property
-    def length(self) -> int:
-        """The whole video's length."""
-        return self.video_length or self.frames
+        return self.ids != tuple(range(self.frames))
 
     def for_frames(self, frames: int) -> "ChunkPlan":
         """This plan, or the same chunk size for a batch of another length."""
@@ -284,7 +272,7 @@ def handler_class():
                 to = dict(model_options.get("transformer_options", {}))
                 to[ANCHOR_KEY] = store
                 to[VIDEO_FRAMES_KEY] = frames
-                to.update(audit.chunk_options(plan.length, plan.global_ids(idx)))  # per-frame embeds of IPAdapter & co.
+                to.update(audit.chunk_options(plan.video_length, [plan.ids[p] for p in idx]))  # per-frame embeds of IPAdapter & co.
                 mo = dict(model_options)
                 mo["transformer_options"] = to
                 sub_t = timestep[idx] if timestep.ndim > 0 and timestep.shape[0] == frames else timestep

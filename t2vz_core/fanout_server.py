@@ -197,9 +197,8 @@ def run_part(pool, index: int, prompt: dict, save_id: str, frames: int, timeout:
         entry = client.wait(client.queue(prompt), timeout)
         items = [i for i in entry.get("outputs", {}).get(save_id, {}).get("images", []) if isinstance(i, dict)]
         if len(items) != frames:
-            raise PartFailed(f"{url} saved {len(items)} frames for a part of {frames} (a Video KSampler's "
-                             f"latent_image with more frames than --video-length?)" if len(items) > frames else
-                             f"{url} saved {len(items)} frames for a part of {frames}")
+            why = " (a Video KSampler's latent_image with more frames than --video-length?)" if len(items) > frames else ""
+            raise PartFailed(f"{url} saved {len(items)} frames for a part of {frames}{why}")
         pngs = [client.view(i) for i in items]
     except PromptRejected as e:
         ray.get(pool.release.remote(url))
